@@ -1,0 +1,42 @@
+# Two commands do all set-up on a fresh machine:  make repro  and  make test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+# The stamp is keyed on the files that decide what gets installed, so `make install` is a no-op when nothing changed.
+STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | md5sum | cut -c1-12)
+PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
+export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+
+.PHONY: install repro test lint profile-quick profile-default clean-results
+
+install: $(STAMP)
+
+$(STAMP):
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	# torch first, pinned: the local CPU wheel. Anything installed later is constrained to it.
+	$(PIP) install torch==2.13.0
+	$(PIP) install -e '.[dev]'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+repro: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@echo
+	@echo "Results:     results/ (metric JSONs, loss curves, sample grids) and datasets/world/ (rendered data)"
+	@echo "Artifacts:   artifacts/ (GAN checkpoints, feature stores)"
+	@echo "Compare:     $(BIN)/dvc exp show --only-changed ; $(BIN)/dvc plots show"
+	@echo "Runs:        $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
+
+test: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check klish benchmark tests
+
+profile-quick: install
+	$(BIN)/python -m benchmark.profile quick
+
+profile-default: install
+	$(BIN)/python -m benchmark.profile default

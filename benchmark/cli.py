@@ -1,0 +1,29 @@
+"""What every stage entry point shares: logging set-up and turning a project error into one line and an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from klish.errors import KlishError
+
+EXIT_USER_ERROR = 2
+
+
+def setup_logging() -> None:
+    """INFO-level logging to stderr with a short format."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    """Parse `argv`, run `main`, and map a project error to one stderr line and exit code 2."""
+    args = parser.parse_args(argv)
+    setup_logging()
+    try:
+        main(args)
+    except KlishError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    return 0

@@ -1,0 +1,184 @@
+"""Strict, typed loading of params.yaml: one frozen dataclass per section. An unknown or missing key, or a value of
+the wrong type, is a one-line error naming `section.key` and the file."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from klish.errors import KlishError
+
+PARAMS_FILE = "params.yaml"
+PROFILES = ("quick", "default")
+
+
+class ParamsError(KlishError):
+    """params.yaml is missing, malformed, or has an unknown, missing or ill-typed key."""
+
+
+@dataclass(frozen=True)
+class BaseParams:
+    """Shared by every stage."""
+
+    seed: int  # global seed; each stage adds its own offset
+    profile: str  # the profile these params came from (quick, default); recorded in MLflow
+    device: str  # torch device for training and extraction ("cpu" here; "cuda" on GPU machines)
+
+    def validate(self) -> None:
+        _choice("base.profile", self.profile, PROFILES)
+
+
+@dataclass(frozen=True)
+class RenderWorldParams:
+    """The procedural world (benchmark/data/world)."""
+
+    resolution: int  # image size in pixels: 32, 64 or 128
+    n_train: int  # training images (what the GAN sees)
+    n_test: int  # test images with masks (the real evaluation set)
+    supersample: int  # sub-samples per pixel side for anti-aliasing
+    shard_size: int  # samples per .npz shard
+    workers: int  # rendering processes (output does not depend on it)
+
+    def validate(self) -> None:
+        _choice("render_world.resolution", self.resolution, (32, 64, 128))
+        _positive("render_world", n_train=self.n_train, n_test=self.n_test, supersample=self.supersample,
+                  shard_size=self.shard_size, workers=self.workers)
+
+
+@dataclass(frozen=True)
+class TrainGanParams:
+    """GAN training (klish.generators.train)."""
+
+    arch: str  # generator family in the zoo (klish.generators.registry)
+    z_dim: int  # latent size
+    width: int  # channels at the finest resolution (doubles per halving of resolution)
+    upsample: str  # "transposed" (DCGAN paper) or "nearest" (+ two 3x3 convs per resolution)
+    steps: int  # generator updates
+    batch_size: int
+    lr: float  # Adam learning rate for both networks
+    beta1: float
+    beta2: float
+    ema_decay: float  # generator weight EMA; the EMA generator is the one saved
+    bn_batches: int  # batches used to re-estimate the EMA generator's BatchNorm statistics
+    log_every: int  # steps between loss records (MLflow and the DVC plot)
+    grid_size: int  # samples in the fixed-seed sample grid
+
+    def validate(self) -> None:
+        _positive("train_gan", z_dim=self.z_dim, width=self.width, steps=self.steps, batch_size=self.batch_size,
+                  lr=self.lr, bn_batches=self.bn_batches, log_every=self.log_every, grid_size=self.grid_size)
+        for key, value in (("beta1", self.beta1), ("beta2", self.beta2), ("ema_decay", self.ema_decay)):
+            if not 0.0 <= value < 1.0:
+                raise ParamsError(f"{PARAMS_FILE}: train_gan.{key} must be in [0, 1), got {value}")
+
+
+@dataclass(frozen=True)
+class ExtractFeaturesParams:
+    """Generator feature extraction (klish.features)."""
+
+    n_samples: int  # generated images whose features are stored
+    size: int  # working resolution S of the feature maps
+    batch_size: int  # generator batch (results do not depend on it)
+    layers: Any  # "auto" (reference selection), "all", or a list of layer names
+    max_channels: int  # channel budget of the auto selection
+    normalize: str  # "none" (reference) or "l2" (each layer's pixel vectors to unit length)
+    truncation: float  # latent scale: z <- truncation * z
+
+    def validate(self) -> None:
+        _positive("extract_features", n_samples=self.n_samples, size=self.size, batch_size=self.batch_size,
+                  max_channels=self.max_channels, truncation=self.truncation)
+        if not (self.layers in ("auto", "all") or (isinstance(self.layers, list)
+                                                   and all(isinstance(x, str) for x in self.layers))):
+            raise ParamsError(f"{PARAMS_FILE}: extract_features.layers must be 'auto', 'all' or a list of names")
+        _choice("extract_features.normalize", self.normalize, ("none", "l2"))
+
+
+SECTIONS: dict[str, type] = {
+    "base": BaseParams,
+    "render_world": RenderWorldParams,
+    "train_gan": TrainGanParams,
+    "extract_features": ExtractFeaturesParams,
+}
+
+T = TypeVar("T")
+
+
+def _choice(key: str, value: Any, valid: tuple) -> None:
+    if value not in valid:
+        raise ParamsError(f"{PARAMS_FILE}: {key} must be one of {', '.join(map(str, valid))}, got {value!r}")
+
+
+def _positive(section: str, **values: float) -> None:
+    for key, value in values.items():
+        if value <= 0:
+            raise ParamsError(f"{PARAMS_FILE}: {section}.{key} must be positive, got {value}")
+
+
+def read_params(path: str | Path = PARAMS_FILE) -> dict[str, Any]:
+    """The raw params mapping; every top-level section must be known."""
+    path = Path(path)
+    if not path.is_file():
+        raise ParamsError(f"{path}: params file not found (run from the repository root)")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{path}: not valid YAML ({str(exc).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    unknown = [s for s in raw if s not in SECTIONS]
+    if unknown:
+        raise ParamsError(f"{path}: unknown section {unknown[0]!r} (valid: {', '.join(SECTIONS)})")
+    return raw
+
+
+def _check_type(path: Path, key: str, value: Any, annotation: Any) -> Any:
+    if annotation is Any:
+        return value
+    if annotation is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if annotation in (int, float, str, bool):
+        if isinstance(value, bool) and annotation is not bool or not isinstance(value, annotation):
+            raise ParamsError(f"{path}: {key} must be {annotation.__name__}, got {value!r}")
+    return value
+
+
+def parse_section(raw: dict[str, Any], section: str, cls: type[T], path: str | Path = PARAMS_FILE) -> T:
+    """Build `cls` from `raw[section]`, rejecting unknown, missing and ill-typed keys."""
+    path = Path(path)
+    if section not in raw or not isinstance(raw[section], dict):
+        raise ParamsError(f"{path}: missing section {section!r}")
+    values = raw[section]
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in values:
+        if key not in names:
+            raise ParamsError(f"{path}: unknown key {section}.{key} (valid: {', '.join(names)})")
+    missing = [n for n in names if n not in values]
+    if missing:
+        raise ParamsError(f"{path}: missing key {section}.{missing[0]}")
+    typed = {n: _check_type(path, f"{section}.{n}", values[n], hints[n]) for n in names}
+    obj = cls(**typed)
+    obj.validate()
+    return obj
+
+
+def load_section(section: str, path: str | Path = PARAMS_FILE) -> Any:
+    """The typed params of `section` from `path` (the whole file is checked for unknown sections)."""
+    return parse_section(read_params(path), section, SECTIONS[section], path)
+
+
+def section_keys(section: str) -> list[str]:
+    """Dotted keys (`section.key`) of every field of `section`."""
+    return [f"{section}.{f.name}" for f in dataclasses.fields(SECTIONS[section])]
+
+
+def params_md5(*sections: Any, **extra: Any) -> str:
+    """A stable hash of typed sections plus extra values (matrix keys): the identity of a stage run."""
+    blob = json.dumps({"sections": [dataclasses.asdict(s) for s in sections], "extra": extra}, sort_keys=True)
+    return hashlib.md5(blob.encode()).hexdigest()

@@ -1,0 +1,133 @@
+"""The one module that talks to MLflow.
+
+Store: `MLFLOW_TRACKING_URI`, else an absolute `sqlite:///<repo>/mlflow.db` (the repository root even when DVC runs
+an experiment in a temporary copy under .dvc/tmp/exps); artifacts next to it in `mlartifacts/`. One experiment per
+task; every run is tagged with git_commit, git_dirty, dvc_stage, params_md5, profile, domain, method and seed.
+Idempotent: a stage re-run with the same (dvc_stage, params_md5, git_commit) replaces its earlier run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import subprocess
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+
+log = logging.getLogger(__name__)
+
+_TEMP_EXPERIMENTS = f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}"
+
+
+def repo_root(start: str | os.PathLike | None = None) -> Path:
+    """The DVC repository root above `start` (default: the working directory), skipping DVC's temporary copies."""
+    path = Path(start or os.getcwd()).resolve()
+    text = str(path) + os.sep
+    if _TEMP_EXPERIMENTS in text:
+        return Path(text.split(_TEMP_EXPERIMENTS)[0])
+    for candidate in (path, *path.parents):
+        if (candidate / ".dvc").is_dir() or (candidate / "dvc.yaml").is_file():
+            return candidate
+    return path
+
+
+def tracking_uri() -> str:
+    """MLFLOW_TRACKING_URI if set, else the absolute SQLite store at the repository root."""
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+def _git(*args: str) -> str:
+    try:
+        out = subprocess.run(["git", *args], cwd=repo_root(), capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip()
+
+
+def git_state() -> dict[str, str]:
+    """{"git_commit": sha or "unknown", "git_dirty": "true"/"false"} of the repository."""
+    commit = _git("rev-parse", "HEAD") or "unknown"
+    dirty = "true" if _git("status", "--porcelain", "--untracked-files=no") else "false"
+    return {"git_commit": commit, "git_dirty": dirty}
+
+
+def flatten(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping to dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in mapping.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            flat.update(flatten(value, name + "."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def _experiment_id(client: Any, name: str, uri: str) -> str:
+    experiment = client.get_experiment_by_name(name)
+    if experiment is not None:
+        return experiment.experiment_id
+    location = None
+    if uri.startswith("sqlite:///"):
+        # Keep artifacts beside the database, not in ./mlruns of whatever the working directory is.
+        location = (Path(uri[len("sqlite:///"):]).parent / "mlartifacts" / name).as_uri()
+    return client.create_experiment(name, artifact_location=location)
+
+
+class StageRun:
+    """An open MLflow run of one stage execution: log metrics (optionally as curves) and artifacts."""
+
+    def __init__(self, client: Any, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+        """Log numeric metrics (non-numbers are skipped), at `step` for curves."""
+        for key, value in metrics.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.client.log_metric(self.run_id, key, float(value), step=step or 0)
+
+    def log_artifact(self, path: str | os.PathLike, artifact_path: str | None = None) -> None:
+        """Attach a file (a picture, a curve) to the run."""
+        self.client.log_artifact(self.run_id, str(path), artifact_path)
+
+    def set_tags(self, tags: Mapping[str, Any]) -> None:
+        for key, value in tags.items():
+            self.client.set_tag(self.run_id, key, str(value))
+
+
+@contextlib.contextmanager
+def stage_run(experiment: str, *, dvc_stage: str, params_md5: str, params: Mapping[str, Any],
+              tags: Mapping[str, Any]) -> Iterator[StageRun]:
+    """Open a run for one stage execution, replacing any earlier run of the same stage, params and commit.
+
+    Params are logged once (flattened to dotted keys); the run ends FINISHED, or FAILED if the stage raised.
+    """
+    from mlflow.tracking import MlflowClient
+
+    uri = tracking_uri()
+    client = MlflowClient(tracking_uri=uri)
+    experiment_id = _experiment_id(client, experiment, uri)
+    all_tags = {**git_state(), "dvc_stage": dvc_stage, "params_md5": params_md5,
+                **{k: str(v) for k, v in tags.items()}}
+    query = (f"tags.dvc_stage = '{dvc_stage}' AND tags.params_md5 = '{params_md5}' "
+             f"AND tags.git_commit = '{all_tags['git_commit']}'")
+    for old in client.search_runs([experiment_id], filter_string=query):
+        client.delete_run(old.info.run_id)
+    run = client.create_run(experiment_id, run_name=dvc_stage, tags=all_tags)
+    run_id = run.info.run_id
+    flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
+    from mlflow.entities import Param
+
+    client.log_batch(run_id, params=[Param(k, v) for k, v in flat.items()])
+    log.info("MLflow run %s in experiment %r at %s", run_id, experiment, uri)
+    try:
+        yield StageRun(client, run_id)
+    except BaseException:
+        client.set_terminated(run_id, status="FAILED")
+        raise
+    client.set_terminated(run_id, status="FINISHED")

@@ -1,0 +1,56 @@
+"""The generator zoo: an explicit table from architecture name to classes (no class lookup by string)."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+
+from torch import nn
+
+from klish.errors import ConfigError
+from klish.generators.dcgan import DCGANDiscriminator, DCGANGenerator
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """A GAN family: generator class, discriminator class, and a one-line description."""
+
+    name: str
+    generator: type[nn.Module]
+    discriminator: type[nn.Module] | None
+    description: str
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "dcgan": Architecture("dcgan", DCGANGenerator, DCGANDiscriminator,
+                          "DCGAN (Radford et al. 2016); upsample='transposed' or 'nearest' (+2 convs per resolution)"),
+}
+
+
+def get_architecture(name: str) -> Architecture:
+    """The architecture called `name`; an unknown name is an error listing the valid ones."""
+    if name not in ARCHITECTURES:
+        raise ConfigError(f"unknown architecture {name!r}: expected one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name]
+
+
+def _construct(cls: type[nn.Module], arch: str, kwargs: dict) -> nn.Module:
+    valid = [p for p in inspect.signature(cls.__init__).parameters if p != "self"]
+    unknown = sorted(set(kwargs) - set(valid))
+    if unknown:
+        raise ConfigError(f"{arch}: unknown {cls.__name__} argument(s) {', '.join(unknown)} "
+                          f"(valid: {', '.join(valid)})")
+    return cls(**kwargs)
+
+
+def build_generator(arch: str, **kwargs) -> nn.Module:
+    """A freshly initialised generator of architecture `arch` with constructor arguments `kwargs`."""
+    return _construct(get_architecture(arch).generator, arch, kwargs)
+
+
+def build_discriminator(arch: str, **kwargs) -> nn.Module:
+    """A freshly initialised discriminator of architecture `arch`."""
+    spec = get_architecture(arch)
+    if spec.discriminator is None:
+        raise ConfigError(f"{arch}: this architecture has no discriminator")
+    return _construct(spec.discriminator, arch, kwargs)

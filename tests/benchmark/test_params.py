@@ -1,0 +1,72 @@
+import importlib
+
+import pytest
+import yaml
+
+from benchmark import params as P
+from benchmark.profile import use_profile, validate_profile
+
+
+def _write(tmp_path, mutate):
+    raw = yaml.safe_load(open(P.__file__.replace("benchmark/params.py", "profiles/quick.yaml")))
+    mutate(raw)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_profiles_parse_and_default_is_active(repo):
+    for name in P.PROFILES:
+        validate_profile(repo / "profiles" / f"{name}.yaml")
+    assert (repo / "params.yaml").read_text() == (repo / "profiles" / "default.yaml").read_text()
+
+
+def test_unknown_key_names_section_and_key(tmp_path):
+    path = _write(tmp_path, lambda r: r["train_gan"].update(stpes=3))
+    with pytest.raises(P.ParamsError, match=r"unknown key train_gan\.stpes \(valid: arch, "):
+        P.load_section("train_gan", path)
+
+
+def test_missing_key_wrong_type_unknown_section_bad_value(tmp_path):
+    path = _write(tmp_path, lambda r: r["train_gan"].pop("lr"))
+    with pytest.raises(P.ParamsError, match=r"missing key train_gan\.lr"):
+        P.load_section("train_gan", path)
+    path = _write(tmp_path, lambda r: r["render_world"].update(n_train="many"))
+    with pytest.raises(P.ParamsError, match=r"render_world\.n_train must be int, got 'many'"):
+        P.load_section("render_world", path)
+    path = _write(tmp_path, lambda r: r.update(trian={}))
+    with pytest.raises(P.ParamsError, match="unknown section 'trian'"):
+        P.load_section("base", path)
+    path = _write(tmp_path, lambda r: r["render_world"].update(resolution=48))
+    with pytest.raises(P.ParamsError, match=r"render_world\.resolution must be one of 32, 64, 128"):
+        P.load_section("render_world", path)
+
+
+def test_every_key_a_stage_reads_is_declared_in_dvc_yaml(repo):
+    dvc = yaml.safe_load((repo / "dvc.yaml").read_text())
+    for name, stage in dvc["stages"].items():
+        module = importlib.import_module(stage["cmd"].split()[2])
+        declared = set()
+        for entry in stage.get("params", []):
+            declared.update([entry] if isinstance(entry, str) else entry)
+        for section in module.PARAMS:
+            for key in P.section_keys(section):
+                assert key in declared or section in declared, f"{name} reads {key} but dvc.yaml does not declare it"
+
+
+def test_use_profile_rewrites_params(tmp_path, repo):
+    (tmp_path / "profiles").mkdir()
+    for name in P.PROFILES:
+        (tmp_path / "profiles" / f"{name}.yaml").write_text((repo / "profiles" / f"{name}.yaml").read_text())
+    use_profile("quick", tmp_path)
+    assert P.load_section("base", tmp_path / "params.yaml").profile == "quick"
+    with pytest.raises(P.ParamsError, match="unknown profile 'fast'"):
+        use_profile("fast", tmp_path)
+
+
+def test_params_md5_is_stable_and_sensitive():
+    base = P.BaseParams(seed=1, profile="quick", device="cpu")
+    other = P.BaseParams(seed=2, profile="quick", device="cpu")
+    assert P.params_md5(base, domain="face") == P.params_md5(base, domain="face")
+    assert P.params_md5(base, domain="face") != P.params_md5(other, domain="face")
+    assert P.params_md5(base, domain="face") != P.params_md5(base, domain="car")

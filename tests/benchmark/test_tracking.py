@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import mlflow
+import pytest
+
+from benchmark import tracking
+
+
+def _runs(uri):
+    mlflow.set_tracking_uri(uri)
+    return mlflow.search_runs(experiment_names=["unit"], output_format="pandas")
+
+
+def test_stage_run_logs_tags_params_metrics_and_is_idempotent(isolated_mlflow, tmp_path):
+    picture = tmp_path / "p.txt"
+    picture.write_text("x")
+    for _ in range(2):
+        with tracking.stage_run("unit", dvc_stage="train_gan@face", params_md5="abc",
+                                params={"train_gan": {"steps": 3}}, tags={"domain": "face", "seed": 7}) as run:
+            run.log_metrics({"loss": 1.5, "name": "skipped"}, step=2)
+            run.log_artifact(picture)
+    runs = _runs(isolated_mlflow)
+    assert len(runs) == 1  # the second execution replaced the first
+    row = runs.iloc[0]
+    assert row["params.train_gan.steps"] == "3" and row["metrics.loss"] == 1.5
+    for tag in ("git_commit", "git_dirty", "dvc_stage", "params_md5", "domain", "seed"):
+        assert f"tags.{tag}" in runs.columns
+    assert row["status"] == "FINISHED"
+    assert row["artifact_uri"].startswith((tmp_path / "mlartifacts").as_uri())
+
+
+def test_failed_stage_marks_run_failed(isolated_mlflow):
+    with pytest.raises(RuntimeError):
+        with tracking.stage_run("unit", dvc_stage="s", params_md5="x", params={}, tags={}):
+            raise RuntimeError("boom")
+    assert _runs(isolated_mlflow).iloc[0]["status"] == "FAILED"
+
+
+def test_default_uri_is_absolute_at_repo_root(monkeypatch, tmp_path):
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    (tmp_path / ".dvc").mkdir()
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
+
+
+def test_repo_root_escapes_dvc_temporary_experiment_copies(tmp_path):
+    inner = tmp_path / ".dvc" / "tmp" / "exps" / "tmpabc"
+    inner.mkdir(parents=True)
+    assert tracking.repo_root(inner) == Path(str(tmp_path.resolve()))
+
+
+def test_flatten():
+    assert tracking.flatten({"a": {"b": 1, "c": {"d": 2}}, "e": 3}) == {"a.b": 1, "a.c.d": 2, "e": 3}

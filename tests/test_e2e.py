@@ -1,0 +1,73 @@
+"""End to end: copy the repository as a clean clone would have it, select the quick profile, run `dvc repro`."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pytest
+
+from klish.features import FeatureStore
+
+pytestmark = pytest.mark.e2e
+
+
+def _clone_files(repo: Path) -> list[str]:
+    """Files a clean clone would have: tracked plus untracked-but-not-ignored."""
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=repo,
+                         capture_output=True, check=True)
+    return [f for f in out.stdout.decode().split("\0") if f and (repo / f).is_file()]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory, repo):
+    work = tmp_path_factory.mktemp("e2e") / "repo"
+    for name in _clone_files(repo):
+        (work / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(repo / name, work / name)
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "DVC_NO_ANALYTICS": "1"}
+
+    def sh(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
+
+    sh("git", "init", "-q")
+    assert sh(sys.executable, "-m", "benchmark.profile", "quick").returncode == 0
+    result = sh(sys.executable, "-m", "dvc", "repro")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return work, env, sh
+
+
+def test_every_stage_produced_its_outputs(pipeline):
+    work, _, _ = pipeline
+    for domain in ("face", "car", "animal"):
+        assert (work / "datasets/world" / domain / "preview.png").is_file()
+        assert (work / "artifacts/gan" / domain / "generator.safetensors").is_file()
+        store = FeatureStore(work / "artifacts/features" / domain)
+        assert len(store) == 24 and store.features.shape[1:3] == (32, 32)
+        assert np.isfinite(np.asarray(store.features, np.float32)).all()
+        for stage in ("train_gan", "extract_features"):
+            metrics = json.loads((work / "results" / stage / domain / "metrics.json").read_text())
+            assert metrics["wall_seconds"] > 0
+        assert json.loads((work / "results/render_world" / f"{domain}.json").read_text())["n_train"] == 384
+
+
+def test_pipeline_is_up_to_date_and_metrics_are_readable(pipeline):
+    _, _, sh = pipeline
+    status = sh(sys.executable, "-m", "dvc", "status")
+    assert "up to date" in status.stdout, status.stdout
+    shown = sh(sys.executable, "-m", "dvc", "metrics", "show", "--json")
+    assert shown.returncode == 0 and "wall_seconds" in shown.stdout
+
+
+def test_mlflow_has_a_training_run_per_domain(pipeline):
+    work, _, _ = pipeline
+    mlflow.set_tracking_uri(f"sqlite:///{work / 'mlflow.db'}")
+    runs = mlflow.search_runs(experiment_names=["train_gan"])
+    assert sorted(runs["tags.domain"]) == ["animal", "car", "face"]
+    assert set(runs["tags.profile"]) == {"quick"} and (runs["metrics.g_loss"].notna()).all()
+    assert set(runs["status"]) == {"FINISHED"}

@@ -1,0 +1,16 @@
+"""The README's Python snippet runs as written and prints what its comment says."""
+
+import contextlib
+import io
+import re
+
+
+def test_readme_python_snippet(repo, tmp_path, monkeypatch):
+    text = (repo / "README.md").read_text()
+    snippet = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    monkeypatch.chdir(tmp_path)
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        exec(compile(snippet, "README.md", "exec"), {})
+    expected = re.search(r"print\(.*\)\s+# (.*)", snippet).group(1)
+    assert out.getvalue().strip() == expected
