@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+
+# scikit-learn's array-API common check (numpy namespace) runs only with this set before scipy is imported;
+# without it the check is skipped rather than run.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
 
 import pytest
 

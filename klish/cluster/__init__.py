@@ -1,0 +1,5 @@
+"""Clustering of generator features: KLiSH and its solvers."""
+
+from klish.cluster.klish import KLiSH
+
+__all__ = ["KLiSH"]
