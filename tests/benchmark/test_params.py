@@ -18,7 +18,9 @@ def _write(tmp_path, mutate):
 def test_profiles_parse_and_default_is_active(repo):
     for name in P.PROFILES:
         validate_profile(repo / "profiles" / f"{name}.yaml")
-    assert (repo / "params.yaml").read_text() == (repo / "profiles" / "default.yaml").read_text()
+    assert (repo / "params.yaml").read_text() == (repo / "profiles" / "default.yaml").read_text(), (
+        "params.yaml is not the default profile: `make repro` must run the default; "
+        "run `python -m benchmark.profile default` before committing")
 
 
 def test_unknown_key_names_section_and_key(tmp_path):
