@@ -28,7 +28,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
-from klish.cluster.svm import fit_binary_svm, fit_joint_lbfgs
+from klish.cluster.svm import augmented_gram, fit_binary_svm, fit_joint_lbfgs
 from klish.extractor import LinearExtractor
 
 log = logging.getLogger(__name__)
@@ -155,6 +155,7 @@ class KLiSH(ClusterMixin, BaseEstimator):
         work = X if reference else (X - mean.astype(np.float32)).astype(np.float32)
         state = _MergeState(work, labels, coef, intercept + coef @ mean, C=self.C, max_iter=self.max_iter,
                             tol=self.tol, reference=reference, mean=mean)
+        del X, work  # the state holds the only copy the fit needs
         history: list[dict[str, Any]] = []
         chosen_labels = None
         bar = tqdm(total=k0 - 1, desc="KLiSH merges", unit="merge", disable=not self.verbose)
@@ -268,9 +269,10 @@ class _MergeState:
         self.responses = np.zeros((X.shape[0], k0), dtype=np.float32)
         self.positive = np.zeros(k0, dtype=np.int64)  # |{s_k > 0}|
         self.inter = np.zeros(k0, dtype=np.int64)  # |{s_k > 0} & {y = k}|
-        self.gram = np.zeros((k0, k0), dtype=np.float64)
+        self.gram = np.zeros((k0, k0), dtype=np.float64)  # Gram matrix of the clamped responses
         self.n_iter = 0
         self.unconverged = 0
+        self.feature_gram = None if reference else augmented_gram(X)  # shared by every exact SVM solve
 
     def current_labels(self) -> np.ndarray:
         """Pseudo-labels as 0..K-1 in the order of the active slots."""
@@ -296,7 +298,8 @@ class _MergeState:
             scores = self.X @ self.coef[slots].T + self.intercept[slots].astype(np.float32)  # [P, len(slots)]
             for j, slot in enumerate(slots):
                 result = fit_binary_svm(self.X, self.labels == slot, self.coef[slot], self.intercept[slot], C=self.C,
-                                        max_iter=self.max_iter * 5, tol=self.tol * 1e-2, scores=scores[:, j])
+                                        max_iter=self.max_iter * 5, tol=self.tol * 1e-2, scores=scores[:, j],
+                                        gram=self.feature_gram)
                 self.coef[slot], self.intercept[slot] = result.coef, result.intercept
                 self.n_iter += result.n_iter
                 self.unconverged += int(not result.converged)

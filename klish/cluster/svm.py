@@ -37,52 +37,73 @@ def _objective(w: np.ndarray, t: np.ndarray, s: np.ndarray, c: float) -> float:
     return 0.5 * float(w @ w) + c * float(xi.astype(np.float64) @ xi)
 
 
+def augmented_gram(X: np.ndarray) -> np.ndarray:
+    """[X, 1]^T [X, 1] in float64, [D+1, D+1]: shared by every SVM on the same features (see fit_binary_svm)."""
+    d = X.shape[1]
+    gram = np.empty((d + 1, d + 1))
+    gram[:d, :d] = X.T @ X
+    gram[:d, d] = gram[d, :d] = X.sum(axis=0, dtype=np.float64)
+    gram[d, d] = X.shape[0]
+    return gram
+
+
+def _rows_gram(X: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """[X_m, 1]^T [X_m, 1] over the rows in `mask`, float64 [D+1, D+1]."""
+    d = X.shape[1]
+    out = np.zeros((d + 1, d + 1))
+    if mask.any():
+        rows = X[mask]
+        out[:d, :d] = rows.T @ rows
+        out[:d, d] = out[d, :d] = rows.sum(axis=0, dtype=np.float64)
+        out[d, d] = mask.sum()
+    return out
+
+
 def fit_binary_svm(X: np.ndarray, positive: np.ndarray, coef: np.ndarray, intercept: float, *, C: float,
-                   max_iter: int = 50, tol: float = 1e-6, scores: np.ndarray | None = None) -> BinarySVMResult:
+                   max_iter: int = 50, tol: float = 1e-6, scores: np.ndarray | None = None,
+                   gram: np.ndarray | None = None) -> BinarySVMResult:
     """Exact minimiser of 1/2||w||^2 + (C/P) sum sqhinge for X [P, D] float32, `positive` [P] bool, warm-started at
     (coef, intercept); `scores` = X @ coef + intercept when the caller already has them. Centre X first (the
-    unregularised bias absorbs any shift): features far from the origin make the bias and weights ill-conditioned."""
+    unregularised bias absorbs any shift): features far from the origin make the bias and weights ill-conditioned.
+
+    `gram` = augmented_gram(X) lets the Hessian be formed from whichever side of the active set is smaller (all
+    pixels are active when the classifier starts from K-means centroids, whose scores all lie within the margin).
+    The gradient is always computed directly from the features: it decides where the solver stops, so it must not
+    inherit the rounding of the incrementally updated Hessian.
+    """
     n, d = X.shape
     c = C / n
     t = np.where(positive, 1.0, -1.0).astype(np.float32)
     w = np.asarray(coef, dtype=np.float64).copy()
     b = float(intercept)
     s = (X @ w.astype(np.float32) + np.float32(b)) if scores is None else np.asarray(scores, dtype=np.float32).copy()
-    hess = np.zeros((d + 1, d + 1))
+    active_gram = np.zeros((d + 1, d + 1))  # [X_A, 1]^T [X_A, 1]
     active_prev: np.ndarray | None = None
     g0 = None
     for it in range(1, max_iter + 1):
         xi = 1.0 - t * s
         active = xi > 0
-        r = (t[active] * xi[active]).astype(np.float64)
+        weights = np.where(active, t * xi, 0.0).astype(np.float32)  # t_i xi_i on the active set
         grad = np.empty(d + 1)
-        grad[:d] = w - 2 * c * (X[active].T.astype(np.float64) @ r if r.size else 0.0)
-        grad[d] = -2 * c * r.sum()
+        grad[:d] = w - 2 * c * (X.T @ weights).astype(np.float64)
+        grad[d] = -2 * c * float(weights.sum(dtype=np.float64))
         gmax = float(np.abs(grad).max())
         g0 = gmax if g0 is None else g0
         if gmax <= tol * max(1.0, g0):
             return BinarySVMResult(w.astype(np.float32), b, s, it - 1, True)
-        # Generalised Hessian I (weights only) + 2c sum_{active} [x;1][x;1]^T, updated by the active-set change.
-        if active_prev is None:
-            changes = [(active, 1.0)]
-            hess[:] = 0.0
-        else:
+        # Generalised Hessian: I (weights only) + 2c [X_A, 1]^T [X_A, 1], built from the fewest rows possible.
+        n_active = int(active.sum())
+        if active_prev is not None:
             added, removed = active & ~active_prev, active_prev & ~active
-            if added.sum() + removed.sum() < active.sum():
-                changes = [(added, 1.0), (removed, -1.0)]
-            else:
-                changes = [(active, 1.0)]
-                hess[:] = 0.0
-        for mask, sign in changes:
-            if mask.any():
-                xa = X[mask]
-                hess[:d, :d] += sign * 2 * c * (xa.T @ xa).astype(np.float64)
-                col = xa.sum(axis=0, dtype=np.float64)
-                hess[:d, d] += sign * 2 * c * col
-                hess[d, :d] += sign * 2 * c * col
-                hess[d, d] += sign * 2 * c * mask.sum()
+            n_changed = int(added.sum() + removed.sum())
+        if active_prev is not None and n_changed < min(n_active, n - n_active):
+            active_gram += _rows_gram(X, added) - _rows_gram(X, removed)
+        elif gram is not None and n - n_active < n_active:
+            active_gram = gram - _rows_gram(X, ~active)
+        else:
+            active_gram = _rows_gram(X, active)
         active_prev = active
-        system = hess.copy()
+        system = 2 * c * active_gram
         system[np.arange(d), np.arange(d)] += 1.0
         system[d, d] += 1e-12  # no active pixel: the bias is free; keep the system solvable
         step = np.linalg.solve(system, -grad)
@@ -97,11 +118,14 @@ def fit_binary_svm(X: np.ndarray, positive: np.ndarray, coef: np.ndarray, interc
                 return BinarySVMResult(w.astype(np.float32), b, s, it, True)
         w += alpha * step[:d]
         b += alpha * step[d]
-        # fresh scores (accumulating s += alpha * u in float32 drifts away from X w + b)
-        s = X @ w.astype(np.float32) + np.float32(b)
+        s = s + np.float32(alpha) * u
         if alpha == 1.0 and np.array_equal(1.0 - t * s > 0, active):
-            # the quadratic piece did not change: the Newton step hit its minimiser, which is the optimum
-            return BinarySVMResult(w.astype(np.float32), b, s, it, True)
+            # The quadratic piece did not change, so the Newton step hit its minimiser, which is the optimum.
+            # Confirm on fresh scores (s accumulated in float32 drifts slightly from X w + b).
+            s = X @ w.astype(np.float32) + np.float32(b)
+            if np.array_equal(1.0 - t * s > 0, active):
+                return BinarySVMResult(w.astype(np.float32), b, s, it, True)
+    s = X @ w.astype(np.float32) + np.float32(b)
     return BinarySVMResult(w.astype(np.float32), b, s, max_iter, False)
 
 
