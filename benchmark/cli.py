@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from klish.errors import KlishError
 
@@ -15,6 +16,15 @@ EXIT_USER_ERROR = 2
 def setup_logging() -> None:
     """INFO-level logging to stderr with a short format."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+
+
+def stage_parser(name: str, description: str | None, paths: dict[str, str]) -> argparse.ArgumentParser:
+    """The command line of stage `name`: `--domain` plus one required path option per entry of `paths` (help text)."""
+    parser = argparse.ArgumentParser(prog=f"python -m benchmark.stages.{name}", description=description)
+    parser.add_argument("--domain", required=True, help="world domain: face, car or animal")
+    for option, help_text in paths.items():
+        parser.add_argument(f"--{option}", required=True, type=Path, help=help_text)
+    return parser
 
 
 def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentParser, argv: list[str] | None) -> int:

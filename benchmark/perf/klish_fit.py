@@ -77,7 +77,8 @@ def main(argv: list[str] | None = None) -> int:
     print(table.to_string(index=False))
     if args.out:
         atomic.write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
-        atomic.write_text(args.out.with_suffix(".md"), f"# KLiSH fit cost\n\n`{' '.join(sys.argv)}`\n\n"
+        command = "python -m benchmark.perf.klish_fit " + " ".join(sys.argv[1:] if argv is None else argv)
+        atomic.write_text(args.out.with_suffix(".md"), f"# KLiSH fit cost\n\n`{command}`\n\n"
                           + table.to_markdown(index=False) + "\n")
     return 0
 

@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.decomposition import PCA
 
 from benchmark import tracking
-from benchmark.cli import run
+from benchmark.cli import run, stage_parser
 from benchmark.data.world import get_domain
 from benchmark.params import load_section, params_md5
 from klish import atomic
@@ -26,12 +26,9 @@ SEED_OFFSET = 200
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.stages.extract_features", description=__doc__)
-    parser.add_argument("--domain", required=True, help="world domain: face, car or animal")
-    parser.add_argument("--checkpoint", required=True, type=Path, help="generator .safetensors (with its .json)")
-    parser.add_argument("--out", required=True, type=Path, help="feature store folder to write")
-    parser.add_argument("--results", required=True, type=Path, help="folder for pca.png and metrics.json")
-    return parser
+    return stage_parser("extract_features", __doc__, {
+        "checkpoint": "generator .safetensors (with its .json)", "out": "feature store folder to write",
+        "results": "folder for pca.png and metrics.json"})
 
 
 def pca_picture(store: FeatureStore, n: int = 8, seed: int = 0) -> np.ndarray:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmark import tracking
-from benchmark.cli import run
+from benchmark.cli import run, stage_parser
 from benchmark.data import shards
 from benchmark.data.world import get_domain
 from benchmark.data.world.render import render_world
@@ -22,11 +22,7 @@ SEED_OFFSET = 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.stages.render_world", description=__doc__)
-    parser.add_argument("--domain", required=True, help="world domain: face, car or animal")
-    parser.add_argument("--out", required=True, type=Path, help="dataset folder to write")
-    parser.add_argument("--metrics", required=True, type=Path, help="metrics JSON to write")
-    return parser
+    return stage_parser("render_world", __doc__, {"out": "dataset folder to write", "metrics": "metrics JSON to write"})
 
 
 def _main(args: argparse.Namespace) -> None:

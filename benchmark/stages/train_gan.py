@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from benchmark import tracking
-from benchmark.cli import run
+from benchmark.cli import run, stage_parser
 from benchmark.data import shards
 from benchmark.data.world import get_domain
 from benchmark.params import load_section, params_md5
@@ -31,12 +31,9 @@ LOSS_COLUMNS = ("step", "d_loss", "g_loss", "d_real", "d_fake", "seconds")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m benchmark.stages.train_gan", description=__doc__)
-    parser.add_argument("--domain", required=True, help="world domain: face, car or animal")
-    parser.add_argument("--data", required=True, type=Path, help="rendered world dataset folder")
-    parser.add_argument("--out", required=True, type=Path, help="checkpoint folder to write")
-    parser.add_argument("--results", required=True, type=Path, help="folder for losses.csv, samples.png, metrics.json")
-    return parser
+    return stage_parser("train_gan", __doc__, {
+        "data": "rendered world dataset folder", "out": "checkpoint folder to write",
+        "results": "folder for losses.csv, samples.png, metrics.json"})
 
 
 def write_losses(path: Path, history: list[dict[str, float]]) -> None:
