@@ -30,8 +30,8 @@ def _main(args: argparse.Namespace) -> None:
     base, p = load_section("base"), load_section("render_world")
     seed = base.seed + SEED_OFFSET
     start = time.perf_counter()
-    manifest = render_world(args.domain, args.out, seed=seed, resolution=p.resolution, n_train=p.n_train,
-                            n_test=p.n_test, supersample=p.supersample, shard_size=p.shard_size, workers=p.workers)
+    render_world(args.domain, args.out, seed=seed, resolution=p.resolution, n_train=p.n_train,
+                 n_test=p.n_test, supersample=p.supersample, shard_size=p.shard_size, workers=p.workers)
     seconds = time.perf_counter() - start
     masks = shards.read_split(args.out, "test", "masks")
     share = np.bincount(masks.ravel(), minlength=len(spec.classes)) / masks.size
@@ -47,7 +47,6 @@ def _main(args: argparse.Namespace) -> None:
                                                        metrics["class_share_test"].items()}})
         mlrun.log_artifact(Path(args.out) / "preview.png")
         mlrun.log_artifact(Path(args.out) / "README.md")
-    del manifest
 
 
 def main(argv: list[str] | None = None) -> int:
