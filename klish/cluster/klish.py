@@ -215,6 +215,12 @@ class KLiSH(ClusterMixin, BaseEstimator):
         valid = [r["n_clusters"] for r in self.merge_history_]
         raise ValueError(f"no classifier for k={k}: the merge history holds k in {min(valid)}..{max(valid)}")
 
+    @property
+    def k_values_(self) -> list[int]:
+        """The K values with a classifier in the merge history (K0 down to 1)."""
+        check_is_fitted(self, "merge_history_")
+        return sorted(record["n_clusters"] for record in self.merge_history_)
+
     def extractor(self, k: int | None = None) -> LinearExtractor:
         """The k-way linear semantic extractor (default: `n_clusters`), for labelling new samples' features."""
         record = self._record(self.n_clusters_ if k is None else k)
