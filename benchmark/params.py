@@ -99,11 +99,92 @@ class ExtractFeaturesParams:
         _choice("extract_features.normalize", self.normalize, ("none", "l2"))
 
 
+@dataclass(frozen=True)
+class TrainParserParams:
+    """The supervised parser that gives GAN samples their pseudo ground truth (benchmark.tasks.segmenter)."""
+
+    width: int  # UNet channels at full resolution
+    depth: int  # UNet halvings
+    epochs: int  # passes over the world's train split
+    batch_size: int
+    lr: float  # Adam learning rate
+    class_weighting: str  # "none" or "sqrt_inverse" (class c weighted by 1/sqrt(pixel frequency))
+
+    def validate(self) -> None:
+        _choice("train_parser.class_weighting", self.class_weighting, ("none", "sqrt_inverse"))
+        _positive("train_parser", width=self.width, depth=self.depth, epochs=self.epochs,
+                  batch_size=self.batch_size, lr=self.lr)
+
+
+CLUSTER_METHODS = ("klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp")
+
+
+@dataclass(frozen=True)
+class ClusterParams:
+    """Clustering of the feature store by KLiSH and the baselines (klish.cluster)."""
+
+    methods: Any  # list of: klish, kmeans, kmeans_arccos, ahc_ward, ahc_cosine, kasp
+    seeds: Any  # list of seed indices; stage seed = base.seed + 300 + index
+    n_init_clusters: int  # KLiSH K0 and KASP's number of K-means centroids
+    C: float  # KLiSH SVM data-term weight
+    max_iter: int  # KLiSH solver iterations per training (x5 Newton steps for the fast solver)
+    k_values: Any  # list of K for the baselines (KLiSH has every K from K0 down to 2)
+    kmeans_max_iter: int  # Lloyd steps of every K-means (the reference: 20)
+    ahc_subsample: int  # pixels clustered by AHC (O(n^2) memory)
+    kasp_neighbors: int  # k-NN affinity of KASP's spectral step (the reference: 3)
+    preview_k: int  # K shown in the mask grid
+
+    def validate(self) -> None:
+        _int_list("cluster.methods", self.methods, str)
+        for method in self.methods:
+            _choice("cluster.methods[]", method, CLUSTER_METHODS)
+        _int_list("cluster.seeds", self.seeds, int)
+        _int_list("cluster.k_values", self.k_values, int)
+        _positive("cluster", n_init_clusters=self.n_init_clusters, C=self.C, max_iter=self.max_iter,
+                  kmeans_max_iter=self.kmeans_max_iter, ahc_subsample=self.ahc_subsample,
+                  kasp_neighbors=self.kasp_neighbors, preview_k=self.preview_k)
+        if min(self.k_values) < 2 or self.preview_k < 2:
+            raise ParamsError(f"{PARAMS_FILE}: cluster.k_values and cluster.preview_k must be at least 2")
+        if max(self.k_values) > self.n_init_clusters or self.preview_k > self.n_init_clusters:
+            raise ParamsError(f"{PARAMS_FILE}: cluster.k_values and cluster.preview_k must not exceed "
+                              f"cluster.n_init_clusters={self.n_init_clusters}")
+
+
+@dataclass(frozen=True)
+class EvalSamplesParams:
+    """The evaluation samples: fresh GAN samples (their own seed) labelled by the parser."""
+
+    seed: int  # the reference's eval seed is 2022
+    n_samples: int
+    batch_size: int  # does not change the samples
+
+    def validate(self) -> None:
+        _positive("eval_samples", n_samples=self.n_samples, batch_size=self.batch_size)
+
+
+@dataclass(frozen=True)
+class EvaluateClusteringParams:
+    """Clustering quality against the pseudo ground truth (klish.metrics)."""
+
+    k_max: int  # curves run over K = 2..k_max (where the method has the K)
+    report_k: Any  # list of K for the summary table
+
+    def validate(self) -> None:
+        _int_list("evaluate_clustering.report_k", self.report_k, int)
+        if self.k_max < 2 or min(self.report_k) < 2 or max(self.report_k) > self.k_max:
+            raise ParamsError(f"{PARAMS_FILE}: evaluate_clustering needs 2 <= report_k <= k_max, got report_k="
+                              f"{self.report_k}, k_max={self.k_max}")
+
+
 SECTIONS: dict[str, type] = {
     "base": BaseParams,
     "render_world": RenderWorldParams,
     "train_gan": TrainGanParams,
     "extract_features": ExtractFeaturesParams,
+    "train_parser": TrainParserParams,
+    "cluster": ClusterParams,
+    "eval_samples": EvalSamplesParams,
+    "evaluate_clustering": EvaluateClusteringParams,
 }
 
 T = TypeVar("T")
@@ -112,6 +193,14 @@ T = TypeVar("T")
 def _choice(key: str, value: Any, valid: tuple) -> None:
     if value not in valid:
         raise ParamsError(f"{PARAMS_FILE}: {key} must be one of {', '.join(map(str, valid))}, got {value!r}")
+
+
+def _int_list(key: str, value: Any, kind: type) -> None:
+    if not (isinstance(value, list) and value and all(isinstance(v, kind) and not isinstance(v, bool)
+                                                        for v in value)):
+        raise ParamsError(f"{PARAMS_FILE}: {key} must be a non-empty list of {kind.__name__}, got {value!r}")
+    if len(set(value)) != len(value):
+        raise ParamsError(f"{PARAMS_FILE}: {key} has duplicates: {value!r}")
 
 
 def _positive(section: str, **values: float) -> None:

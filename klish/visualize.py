@@ -47,3 +47,14 @@ def to_uint8(images: np.ndarray) -> np.ndarray:
     """Generator output in [-1, 1], [N, 3, H, W] float, to uint8 [N, H, W, 3]."""
     images = np.asarray(images, dtype=np.float32)
     return np.round((np.clip(images, -1.0, 1.0) + 1.0) * 127.5).astype(np.uint8).transpose(0, 2, 3, 1)
+
+
+def cluster_palette(k: int) -> list[tuple[int, int, int]]:
+    """k distinct RGB colours for cluster ids: matplotlib's tab20, then evenly spaced hues beyond 20."""
+    from matplotlib import colormaps
+
+    if k <= 20:
+        colours = colormaps["tab20"](np.arange(k))
+    else:
+        colours = colormaps["hsv"](np.linspace(0, 1, k, endpoint=False))
+    return [tuple(int(round(255 * c)) for c in rgba[:3]) for rgba in colours]

@@ -1,0 +1,124 @@
+"""Stage evaluate_clustering: score one clustering (domain, method, seed) on the domain's evaluation samples against
+the parser's pseudo ground truth (spec section 4.2): for every K, the pooled contingency table gives ARI, AMI and
+NMI, and the per-image tables give mIoU under the greedy many-to-one cluster -> class mapping. Metric names end in
+`_pseudo` because the parser, not an exact mask, is the ground truth; its own accuracy on real images is reported
+beside them (`parser_miou_real`)."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark import tracking
+from benchmark.cli import run, stage_parser
+from benchmark.data.world import get_domain
+from benchmark.params import CLUSTER_METHODS, load_section, params_md5
+from klish import atomic
+from klish.errors import KlishError
+from klish.extractor import LinearExtractor, load_extractors
+from klish.features import FeatureStore
+from klish.metrics import agreement_scores, greedy_mapping, mapped_iou, per_image_contingency
+
+PARAMS = ("base", "evaluate_clustering")
+COLUMNS = ("k", "ari_pseudo", "ami_pseudo", "nmi_pseudo", "miou_pseudo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = stage_parser("evaluate_clustering", __doc__, {
+        "eval": "evaluation samples folder (features/ + pseudo_gt.npy)", "clustering": "cluster stage output folder",
+        "results": "folder for metrics.json and curves.csv"})
+    parser.add_argument("--method", required=True, choices=CLUSTER_METHODS, help="clustering method")
+    parser.add_argument("--seed", required=True, type=int, help="seed index of the clustering")
+    return parser
+
+
+def predict_masks(extractor: LinearExtractor, features: np.ndarray, size: int, batch: int = 64) -> np.ndarray:
+    """Cluster masks [N, size, size] of features [N, S, S, C]; scores are resized bilinearly when S != size (as the
+    reference's extractor does), then argmax (and the extractor's mapping, if any)."""
+    out = []
+    for start in range(0, len(features), batch):
+        scores = extractor.decision_function(np.asarray(features[start:start + batch], dtype=np.float32))
+        if scores.shape[1] != size:
+            t = torch.from_numpy(scores).permute(0, 3, 1, 2)
+            t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+            scores = t.permute(0, 2, 3, 1).numpy()
+        rows = scores.argmax(axis=-1)
+        out.append(rows if extractor.mapping is None else np.asarray(extractor.mapping)[rows])
+    return np.concatenate(out)
+
+
+def evaluate(extractors: dict[int, LinearExtractor], features: np.ndarray, truth: np.ndarray, n_classes: int,
+             k_max: int) -> list[dict[str, float]]:
+    """One row of scores per K (2..k_max) that the method has."""
+    rows = []
+    for k in sorted(extractors):
+        if not 2 <= k <= k_max:
+            continue
+        pred = predict_masks(extractors[k], features, truth.shape[1])
+        table = per_image_contingency(truth, pred, n_classes, extractors[k].n_clusters)
+        agreement = agreement_scores(table.sum(axis=0))
+        iou = mapped_iou(table, greedy_mapping(table))
+        rows.append({"k": k, "ari_pseudo": agreement["ari"], "ami_pseudo": agreement["ami"],
+                     "nmi_pseudo": agreement["nmi"], "miou_pseudo": float(iou.mean())})
+    return rows
+
+
+def curves_csv(rows: list[dict[str, float]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({c: (row[c] if c == "k" else round(row[c], 6)) for c in COLUMNS})
+    return buffer.getvalue()
+
+
+def _main(args: argparse.Namespace) -> None:
+    domain = get_domain(args.domain)
+    base, p = load_section("base"), load_section("evaluate_clustering")
+    store = FeatureStore(args.eval / "features")
+    gt_path = args.eval / "pseudo_gt.npy"
+    if not gt_path.is_file():
+        raise KlishError(f"{gt_path}: pseudo ground truth not found (run sample_eval first)")
+    truth = np.load(gt_path, allow_pickle=False)
+    parser_info = json.loads((args.eval / "info.json").read_text())["parser"]
+    extractors = load_extractors(args.clustering / "extractors.safetensors")
+    model_info = json.loads((args.clustering / "model.json").read_text())
+    start = time.perf_counter()
+    rows = evaluate(extractors, np.asarray(store.features), truth, len(domain.classes), p.k_max)
+    if not rows:
+        raise KlishError(f"{args.clustering}: no K in 2..{p.k_max} to evaluate")
+    seconds = time.perf_counter() - start
+    by_k = {row["k"]: row for row in rows}
+    metrics: dict = {name: {f"k{k}": round(by_k[k][name], 6) for k in p.report_k if k in by_k}
+                     for name in COLUMNS[1:]}
+    metrics.update({"seed": model_info["seed"], "n_samples": len(truth), "k_evaluated": [r["k"] for r in rows],
+                    "parser_miou_real": parser_info["miou_real"],
+                    "eval_seconds": round(seconds, 2)})
+    args.results.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(args.results / "curves.csv", curves_csv(rows))
+    atomic.write_json(args.results / "metrics.json", metrics)
+    with tracking.stage_run("evaluate_clustering", dvc_stage=f"evaluate_clustering@{args.domain}-{args.method}-"
+                                                            f"{args.seed}",
+                            params_md5=params_md5(base, p, domain=args.domain, method=args.method, seed=args.seed),
+                            params={"base": vars(base), "evaluate_clustering": vars(p), "domain": args.domain,
+                                    "method": args.method, "seed_index": args.seed},
+                            tags={"profile": base.profile, "domain": args.domain, "method": args.method,
+                                  "seed": model_info["seed"]}) as mlrun:
+        for row in rows:
+            mlrun.log_metrics({c: row[c] for c in COLUMNS[1:]}, step=row["k"])
+        mlrun.log_artifact(args.results / "curves.csv")
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_main, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

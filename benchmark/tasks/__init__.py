@@ -1,0 +1,1 @@
+"""Downstream tasks and their networks: segmentation (the pseudo ground-truth parser, UFS)."""
