@@ -28,10 +28,12 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
-from klish.cluster.svm import augmented_gram, fit_binary_svm, fit_joint_lbfgs
+from klish.cluster.svm import augmented_gram, fit_binary_svms, fit_joint_lbfgs
 from klish.extractor import LinearExtractor
 
 log = logging.getLogger(__name__)
+
+SVM_BLOCK = 32  # SVMs trained in lockstep (memory: a few [n_pixels, SVM_BLOCK] float32 buffers)
 
 
 class KLiSH(ClusterMixin, BaseEstimator):
@@ -301,15 +303,17 @@ class _MergeState:
             for j, slot in enumerate(self.active):
                 self._set_column(slot, scores[:, j])
         else:
-            scores = self.X @ self.coef[slots].T + self.intercept[slots].astype(np.float32)  # [P, len(slots)]
-            for j, slot in enumerate(slots):
-                result = fit_binary_svm(self.X, self.labels == slot, self.coef[slot], self.intercept[slot], C=self.C,
-                                        max_iter=self.max_iter * 5, tol=self.tol * 1e-2, scores=scores[:, j],
-                                        gram=self.feature_gram)
-                self.coef[slot], self.intercept[slot] = result.coef, result.intercept
-                self.n_iter += result.n_iter
-                self.unconverged += int(not result.converged)
-                self._set_column(slot, result.scores)
+            # independent problems, trained in lockstep blocks that share their passes over the features
+            for lo in range(0, len(slots), SVM_BLOCK):
+                block = slots[lo:lo + SVM_BLOCK]
+                results = fit_binary_svms(self.X, self.labels[:, None] == block[None, :], self.coef[block],
+                                          self.intercept[block], C=self.C, max_iter=self.max_iter * 5,
+                                          tol=self.tol * 1e-2, gram=self.feature_gram)
+                for slot, result in zip(block, results):
+                    self.coef[slot], self.intercept[slot] = result.coef, result.intercept
+                    self.n_iter += result.n_iter
+                    self.unconverged += int(not result.converged)
+                    self._set_column(slot, result.scores)
         # Gram rows of the refreshed responses against every active response
         act = self.active
         block = self.responses[:, act].T @ self.responses[:, slots]  # [K, len(slots)]

@@ -65,68 +65,125 @@ def fit_binary_svm(X: np.ndarray, positive: np.ndarray, coef: np.ndarray, interc
     """Exact minimiser of 1/2||w||^2 + (C/P) sum sqhinge for X [P, D] float32, `positive` [P] bool, warm-started at
     (coef, intercept); `scores` = X @ coef + intercept when the caller already has them. Centre X first (the
     unregularised bias absorbs any shift): features far from the origin make the bias and weights ill-conditioned.
+    `gram` = augmented_gram(X) lets the Hessian be formed from whichever side of the active set is smaller."""
+    results = fit_binary_svms(X, np.asarray(positive)[:, None], np.asarray(coef)[None], np.array([intercept]), C=C,
+                              max_iter=max_iter, tol=tol, gram=gram,
+                              scores=None if scores is None else np.asarray(scores)[:, None])
+    return results[0]
 
-    `gram` = augmented_gram(X) lets the Hessian be formed from whichever side of the active set is smaller (all
-    pixels are active when the classifier starts from K-means centroids, whose scores all lie within the margin).
-    The gradient is always computed directly from the features: it decides where the solver stops, so it must not
-    inherit the rounding of the incrementally updated Hessian.
+
+def fit_binary_svms(X: np.ndarray, positive: np.ndarray, coef: np.ndarray, intercept: np.ndarray, *, C: float,
+                    max_iter: int = 50, tol: float = 1e-6, scores: np.ndarray | None = None,
+                    gram: np.ndarray | None = None) -> list[BinarySVMResult]:
+    """`fit_binary_svm` for B independent problems on the same X at once, in lockstep: `positive` [P, B] bool,
+    `coef` [B, D], `intercept` [B], `scores` [P, B]. Each problem takes exactly the iterations it would take alone;
+    the feature passes of all unconverged problems are shared (one matrix product instead of B vector products).
+
+    The generalised Hessian I + 2c [X_A, 1]^T [X_A, 1] of each problem is kept per problem and updated with the rows
+    that entered or left its active set (all pixels are active when the classifier starts from K-means centroids,
+    whose scores all lie within the margin; then `gram` gives it for free). The gradient is always computed
+    directly from the features: it decides where the solver stops, so it must not inherit the rounding of the
+    incrementally updated Hessian.
     """
     n, d = X.shape
+    n_problems = positive.shape[1]
     c = C / n
-    t = np.where(positive, 1.0, -1.0).astype(np.float32)
-    w = np.asarray(coef, dtype=np.float64).copy()
-    b = float(intercept)
-    s = (X @ w.astype(np.float32) + np.float32(b)) if scores is None else np.asarray(scores, dtype=np.float32).copy()
-    active_gram = np.zeros((d + 1, d + 1))  # [X_A, 1]^T [X_A, 1]
-    active_prev: np.ndarray | None = None
-    g0 = None
+    w = np.asarray(coef, dtype=np.float64).copy()  # [B, D]
+    b = np.asarray(intercept, dtype=np.float64).copy()  # [B]
+    if scores is None:
+        s = X @ w.T.astype(np.float32) + b.astype(np.float32)
+    else:
+        s = np.array(scores, dtype=np.float32, order="F")  # [P, B]; columns are updated one at a time
+    s = np.asfortranarray(s)
+    active_gram = [np.zeros((d + 1, d + 1)) for _ in range(n_problems)]  # [X_A, 1]^T [X_A, 1] per problem
+    active_prev: list[np.ndarray | None] = [None] * n_problems
+    g0 = np.full(n_problems, np.nan)
+    done: list[BinarySVMResult | None] = [None] * n_problems
+
+    def target(j: int) -> np.ndarray:
+        return np.where(positive[:, j], np.float32(1.0), np.float32(-1.0))
+
+    def finish(j: int, n_iter: int, converged: bool, fresh: np.ndarray | None = None) -> None:
+        done[j] = BinarySVMResult(w[j].astype(np.float32), float(b[j]), s[:, j] if fresh is None else fresh, n_iter,
+                                  converged)
+
     for it in range(1, max_iter + 1):
-        xi = 1.0 - t * s
+        todo = [j for j in range(n_problems) if done[j] is None]
+        if not todo:
+            break
+        # gradients of every unfinished problem in one pass over X
+        t = np.where(positive[:, todo], np.float32(1.0), np.float32(-1.0))  # [P, m]
+        xi = 1.0 - t * s[:, todo]
         active = xi > 0
-        weights = np.where(active, t * xi, 0.0).astype(np.float32)  # t_i xi_i on the active set
-        grad = np.empty(d + 1)
-        grad[:d] = w - 2 * c * (X.T @ weights).astype(np.float64)
-        grad[d] = -2 * c * float(weights.sum(dtype=np.float64))
-        gmax = float(np.abs(grad).max())
-        g0 = gmax if g0 is None else g0
-        if gmax <= tol * max(1.0, g0):
-            return BinarySVMResult(w.astype(np.float32), b, s, it - 1, True)
-        # Generalised Hessian: I (weights only) + 2c [X_A, 1]^T [X_A, 1], built from the fewest rows possible.
-        n_active = int(active.sum())
-        if active_prev is not None:
-            added, removed = active & ~active_prev, active_prev & ~active
-            n_changed = int(added.sum() + removed.sum())
-        if active_prev is not None and n_changed < min(n_active, n - n_active):
-            active_gram += _rows_gram(X, added) - _rows_gram(X, removed)
-        elif gram is not None and n - n_active < n_active:
-            active_gram = gram - _rows_gram(X, ~active)
-        else:
-            active_gram = _rows_gram(X, active)
-        active_prev = active
-        system = 2 * c * active_gram
-        system[np.arange(d), np.arange(d)] += 1.0
-        system[d, d] += 1e-12  # no active pixel: the bias is free; keep the system solvable
-        step = np.linalg.solve(system, -grad)
-        u = X @ step[:d].astype(np.float32) + np.float32(step[d])
-        # Armijo backtracking (a full step is almost always accepted)
-        f0 = _objective(w, t, s, c)
-        slope = float(grad @ step)
-        alpha = 1.0
-        while _objective(w + alpha * step[:d], t, s + np.float32(alpha) * u, c) > f0 + 1e-4 * alpha * slope:
-            alpha *= 0.5
-            if alpha < 1e-8:  # no decrease left at float32 precision: this is the optimum to working accuracy
-                return BinarySVMResult(w.astype(np.float32), b, s, it, True)
-        w += alpha * step[:d]
-        b += alpha * step[d]
-        s = s + np.float32(alpha) * u
-        if alpha == 1.0 and np.array_equal(1.0 - t * s > 0, active):
+        weights = np.where(active, t * xi, np.float32(0.0))
+        grad = np.empty((len(todo), d + 1))
+        grad[:, :d] = w[todo] - 2 * c * (X.T @ weights).T.astype(np.float64)
+        grad[:, d] = -2 * c * weights.sum(axis=0, dtype=np.float64)
+        del t, xi, weights
+        steps, stepping = [], []
+        for col, j in enumerate(todo):
+            gmax = float(np.abs(grad[col]).max())
+            if np.isnan(g0[j]):
+                g0[j] = gmax
+            if gmax <= tol * max(1.0, g0[j]):
+                finish(j, it - 1, True)
+                continue
+            act = active[:, col]
+            n_active = int(act.sum())
+            prev = active_prev[j]
+            if prev is not None:
+                added, removed = act & ~prev, prev & ~act
+                n_changed = int(added.sum() + removed.sum())
+            if prev is not None and n_changed < min(n_active, n - n_active):
+                active_gram[j] += _rows_gram(X, added) - _rows_gram(X, removed)
+            elif gram is not None and n - n_active < n_active:
+                active_gram[j] = gram - _rows_gram(X, ~act)
+            else:
+                active_gram[j] = _rows_gram(X, act)
+            active_prev[j] = act.copy()
+            system = 2 * c * active_gram[j]
+            system[np.arange(d), np.arange(d)] += 1.0
+            system[d, d] += 1e-12  # no active pixel: the bias is free; keep the system solvable
+            steps.append(np.linalg.solve(system, -grad[col]))
+            stepping.append((j, col))
+        if not stepping:
+            continue
+        step_mat = np.array(steps)  # [m', D+1]
+        u_all = X @ step_mat[:, :d].T.astype(np.float32) + step_mat[:, d].astype(np.float32)  # [P, m']
+        confirm = []
+        for i, (j, col) in enumerate(stepping):
+            tj, sj, uj, step = target(j), s[:, j], u_all[:, i], step_mat[i]
+            # Armijo backtracking (a full step is almost always accepted)
+            f0 = _objective(w[j], tj, sj, c)
+            slope = float(grad[col] @ step)
+            alpha = 1.0
+            while _objective(w[j] + alpha * step[:d], tj, sj + np.float32(alpha) * uj, c) > f0 + 1e-4 * alpha * slope:
+                alpha *= 0.5
+                if alpha < 1e-8:  # no decrease left at float32 precision: the optimum to working accuracy
+                    break
+            if alpha < 1e-8:
+                finish(j, it, True)
+                continue
+            w[j] += alpha * step[:d]
+            b[j] += alpha * step[d]
+            s[:, j] = sj + np.float32(alpha) * uj
+            if alpha == 1.0 and np.array_equal(1.0 - tj * s[:, j] > 0, active_prev[j]):
+                confirm.append(j)
+        if confirm:
             # The quadratic piece did not change, so the Newton step hit its minimiser, which is the optimum.
             # Confirm on fresh scores (s accumulated in float32 drifts slightly from X w + b).
-            s = X @ w.astype(np.float32) + np.float32(b)
-            if np.array_equal(1.0 - t * s > 0, active):
-                return BinarySVMResult(w.astype(np.float32), b, s, it, True)
-    s = X @ w.astype(np.float32) + np.float32(b)
-    return BinarySVMResult(w.astype(np.float32), b, s, max_iter, False)
+            fresh = X @ w[confirm].T.astype(np.float32) + b[confirm].astype(np.float32)
+            for i, j in enumerate(confirm):
+                if np.array_equal(1.0 - target(j) * fresh[:, i] > 0, active_prev[j]):
+                    finish(j, it, True, fresh[:, i].copy())
+                else:
+                    s[:, j] = fresh[:, i]
+    left = [j for j in range(n_problems) if done[j] is None]
+    if left:
+        fresh = X @ w[left].T.astype(np.float32) + b[left].astype(np.float32)
+        for i, j in enumerate(left):
+            finish(j, max_iter, False, fresh[:, i].copy())
+    return done  # type: ignore[return-value]
 
 
 def fit_joint_lbfgs(X: np.ndarray, labels: np.ndarray, coef: np.ndarray, intercept: np.ndarray, *, C: float,
