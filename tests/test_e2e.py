@@ -33,7 +33,7 @@ def pipeline(tmp_path_factory, repo):
            "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "DVC_NO_ANALYTICS": "1"}
 
     def sh(*cmd: str) -> subprocess.CompletedProcess:
-        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
+        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=900)
 
     sh("git", "init", "-q")
     assert sh(sys.executable, "-m", "benchmark.profile", "quick").returncode == 0
@@ -54,6 +54,12 @@ def test_every_stage_produced_its_outputs(pipeline):
             metrics = json.loads((work / "results" / stage / domain / "metrics.json").read_text())
             assert metrics["wall_seconds"] > 0
         assert json.loads((work / "results/render_world" / f"{domain}.json").read_text())["n_train"] == 384
+        assert json.loads((work / "results/train_parser" / domain / "metrics.json").read_text())["miou_real"] >= 0
+        for method in ("klish", "kmeans", "ahc_ward"):
+            assert (work / "results/cluster" / domain / method / "s0/masks.png").is_file()
+            evaluation = json.loads((work / "results/evaluate_clustering" / domain / method / "s0/metrics.json")
+                                    .read_text())
+            assert set(evaluation["ari_pseudo"]) == {"k8", "k16"} and evaluation["n_samples"] == 16
 
 
 def test_pipeline_is_up_to_date_and_metrics_are_readable(pipeline):
@@ -71,3 +77,6 @@ def test_mlflow_has_a_training_run_per_domain(pipeline):
     assert sorted(runs["tags.domain"]) == ["animal", "car", "face"]
     assert set(runs["tags.profile"]) == {"quick"} and (runs["metrics.g_loss"].notna()).all()
     assert set(runs["status"]) == {"FINISHED"}
+    evaluations = mlflow.search_runs(experiment_names=["evaluate_clustering"])
+    assert len(evaluations) == 9 and evaluations["metrics.miou_pseudo"].notna().all()
+    assert set(evaluations["tags.method"]) == {"klish", "kmeans", "ahc_ward"}

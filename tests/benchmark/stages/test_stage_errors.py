@@ -1,11 +1,23 @@
 """Bad input gets one clear line on stderr and exit code 2, and nothing half-written."""
 
+import json
 import shutil
+
+import numpy as np
 
 import pytest
 import yaml
 
-from benchmark.stages import extract_features, render_world, train_gan
+from benchmark.stages import (
+    cluster,
+    evaluate_clustering,
+    extract_features,
+    render_world,
+    sample_eval,
+    train_gan,
+    train_parser,
+)
+from klish.extractor import load_extractors
 
 
 @pytest.fixture
@@ -14,6 +26,11 @@ def workdir(tmp_path, monkeypatch, repo):
     raw["render_world"].update(n_train=40, n_test=8, shard_size=16, workers=1)
     raw["train_gan"].update(steps=2, batch_size=8, width=4, bn_batches=1, log_every=1, grid_size=4)
     raw["extract_features"].update(n_samples=3, batch_size=2)
+    raw["train_parser"].update(width=4, depth=2, epochs=1, batch_size=8)
+    raw["cluster"].update(n_init_clusters=10, k_values=[3, 4], preview_k=4, ahc_subsample=200,
+                          methods=["klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"])
+    raw["eval_samples"].update(n_samples=4, batch_size=3)
+    raw["evaluate_clustering"].update(k_max=6, report_k=[3, 4])
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -70,3 +87,45 @@ def test_pipeline_of_three_stages_and_its_failure_modes(workdir, capsys):
     assert rc == 2
     _one_line_error(capsys, "images-00001.npz: shard listed in manifest.json is missing")
     assert not (workdir / "g2").exists()
+
+
+def test_clustering_stages_and_their_failure_modes(workdir, capsys):
+    assert render_world.main(["--domain", "face", "--out", "w", "--metrics", "r/w.json"]) == 0
+    assert train_gan.main(["--domain", "face", "--data", "w", "--out", "g", "--results", "r/g"]) == 0
+    assert extract_features.main(["--domain", "face", "--checkpoint", "g/generator.safetensors", "--out", "f",
+                                  "--results", "r/f"]) == 0
+    assert train_parser.main(["--domain", "face", "--data", "w", "--out", "p", "--results", "r/p"]) == 0
+    parser_metrics = json.loads((workdir / "r/p/metrics.json").read_text())
+    assert 0 <= parser_metrics["miou_real"] <= 1 and set(parser_metrics["miou_real_iou"]) >= {"background", "skin"}
+    assert sample_eval.main(["--domain", "face", "--checkpoint", "g/generator.safetensors", "--features", "f",
+                             "--parser", "p/parser.safetensors", "--out", "e", "--results", "r/e"]) == 0
+    assert np.load(workdir / "e/pseudo_gt.npy").shape == (4, 32, 32)
+    for method in ("klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"):
+        assert cluster.main(["--domain", "face", "--method", method, "--seed", "0", "--features", "f",
+                             "--out", f"c/{method}", "--results", f"r/c/{method}"]) == 0
+        extractors = load_extractors(workdir / f"c/{method}/extractors.safetensors")
+        assert {3, 4} <= set(extractors)
+        assert (workdir / f"r/c/{method}/masks.png").is_file()
+        assert evaluate_clustering.main(["--domain", "face", "--method", method, "--seed", "0", "--eval", "e",
+                                         "--clustering", f"c/{method}", "--results", f"r/ev/{method}"]) == 0
+        metrics = json.loads((workdir / f"r/ev/{method}/metrics.json").read_text())
+        assert set(metrics["miou_pseudo"]) == {"k3", "k4"} and -1 <= metrics["ari_pseudo"]["k3"] <= 1
+    history = json.loads((workdir / "c/klish/model.json").read_text())["merges"]
+    assert [m["k"] for m in history] == list(range(10, 1, -1))
+    assert (workdir / "r/c/klish/merges.csv").read_text().startswith("k,delete_metric,merge_metric")
+    capsys.readouterr()
+
+    # a seed index that params.yaml does not list: one line, nothing written
+    rc = cluster.main(["--domain", "face", "--method", "kmeans", "--seed", "7", "--features", "f", "--out", "c/x",
+                       "--results", "r/c/x"])
+    assert rc == 2
+    _one_line_error(capsys, "seed index 7 is not in cluster.seeds")
+    assert not (workdir / "c/x").exists()
+
+    # evaluation samples without their pseudo ground truth
+    (workdir / "e/pseudo_gt.npy").unlink()
+    rc = evaluate_clustering.main(["--domain", "face", "--method", "kmeans", "--seed", "0", "--eval", "e",
+                                   "--clustering", "c/kmeans", "--results", "r/ev/x"])
+    assert rc == 2
+    _one_line_error(capsys, "pseudo_gt.npy: pseudo ground truth not found")
+    assert not (workdir / "r/ev/x").exists()

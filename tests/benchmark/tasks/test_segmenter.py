@@ -1,0 +1,70 @@
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics import confusion_matrix
+
+from benchmark.tasks.segmenter import (
+    UNet,
+    iou_from_confusion,
+    load_segmenter,
+    predict,
+    save_segmenter,
+    segmentation_scores,
+    train_segmenter,
+)
+from klish.errors import CheckpointError
+
+
+def _toy(n=64, seed=0):
+    """Images whose class is readable from colour: a bright square (1) and a red disc (2) on grey."""
+    rng = np.random.default_rng(seed)
+    images = np.full((n, 16, 16, 3), 100, np.uint8)
+    masks = np.zeros((n, 16, 16), np.int64)
+    yy, xx = np.mgrid[:16, :16]
+    for i in range(n):
+        r, c = rng.integers(2, 8, size=2)
+        masks[i, r:r + 5, c:c + 5] = 1
+        disc = (yy - rng.integers(4, 12)) ** 2 + (xx - rng.integers(4, 12)) ** 2 < 9
+        masks[i][disc] = 2
+    images[masks == 1] = 230
+    images[masks == 2] = (220, 30, 30)
+    return images, masks
+
+
+def test_unet_shapes():
+    model = UNet(n_classes=5, width=4, depth=2)
+    assert model(torch.zeros(2, 3, 16, 16)).shape == (2, 5, 16, 16)
+
+
+def test_training_learns_a_separable_toy_task():
+    images, masks = _toy()
+    torch.manual_seed(0)
+    model = UNet(3, width=8, depth=2)
+    result = train_segmenter(model, images, masks, epochs=6, batch_size=16, lr=0.01, seed=0,
+                             class_weighting="sqrt_inverse", progress=False)
+    assert np.mean(result.losses[-4:]) < 0.5 * np.mean(result.losses[:4])
+    test_images, test_masks = _toy(16, seed=1)
+    scores = segmentation_scores(test_masks, predict(model, test_images), ["bg", "square", "disc"], "miou")
+    assert scores["miou"] > 0.8 and scores["miou_pixel_acc"] > 0.9
+
+
+def test_scores_match_an_independent_confusion_matrix():
+    rng = np.random.default_rng(0)
+    truth, pred = rng.integers(0, 4, (3, 8, 8)), rng.integers(0, 4, (3, 8, 8))
+    cm = confusion_matrix(truth.ravel(), pred.ravel(), labels=range(4))
+    iou = np.diag(cm) / (cm.sum(0) + cm.sum(1) - np.diag(cm))
+    scores = segmentation_scores(truth, pred, ["a", "b", "c", "d"], "m")
+    assert scores["m"] == pytest.approx(iou.mean()) and scores["m_fg"] == pytest.approx(iou[1:].mean())
+    assert scores["m_iou"]["c"] == pytest.approx(iou[2])
+    assert np.isnan(iou_from_confusion(np.zeros((2, 2)))).all()  # absent classes are NaN, not 0
+
+
+def test_save_and_load_round_trip(tmp_path):
+    model = UNet(3, width=4, depth=2).eval()
+    save_segmenter(tmp_path / "p.safetensors", model, {"domain": "toy"})
+    loaded, info = load_segmenter(tmp_path / "p.safetensors")
+    x = torch.randn(1, 3, 16, 16)
+    assert torch.equal(loaded(x), model(x)) and info["domain"] == "toy"
+    (tmp_path / "p.safetensors").write_bytes(b"garbage")
+    with pytest.raises(CheckpointError, match="p.safetensors: cannot load segmenter weights"):
+        load_segmenter(tmp_path / "p.safetensors")
