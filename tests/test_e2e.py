@@ -60,6 +60,7 @@ def test_every_stage_produced_its_outputs(pipeline):
             evaluation = json.loads((work / "results/evaluate_clustering" / domain / method / "s0/metrics.json")
                                     .read_text())
             assert set(evaluation["ari_pseudo"]) == {"k8", "k16"} and evaluation["n_samples"] == 16
+    assert "## K = 8 (1 seeds)" in (work / "results/clustering_table/table.md").read_text()
 
 
 def test_pipeline_is_up_to_date_and_metrics_are_readable(pipeline):

@@ -1,0 +1,81 @@
+"""Stage clustering_table: the clustering evaluation of every (domain, method, seed) cell summarised as mean ± std
+over seeds at each reported K (never the best seed), with each domain's parser accuracy beside it:
+results/clustering_table/table.csv (long format) and table.md (one table per K)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from benchmark.cli import run
+from klish import atomic
+from klish.errors import KlishError
+
+METRICS = ("ari_pseudo", "ami_pseudo", "miou_pseudo")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.stages.clustering_table", description=__doc__)
+    parser.add_argument("--evaluations", required=True, type=Path,
+                        help="results/evaluate_clustering (<domain>/<method>/s<seed>/metrics.json)")
+    parser.add_argument("--out", required=True, type=Path, help="folder for table.csv and table.md")
+    return parser
+
+
+def collect(root: Path) -> pd.DataFrame:
+    """One row per (domain, method, seed, K, metric) from the evaluation metric files under `root`."""
+    rows = []
+    for path in sorted(root.glob("*/*/s*/metrics.json")):
+        domain, method, seed = path.parts[-4], path.parts[-3], path.parts[-2]
+        try:
+            data = json.loads(path.read_text())
+        except json.JSONDecodeError as exc:
+            raise KlishError(f"{path}: not valid JSON ({exc.msg})") from None
+        for metric in METRICS:
+            for key, value in data.get(metric, {}).items():
+                rows.append({"domain": domain, "method": method, "seed": seed, "k": int(key[1:]), "metric": metric,
+                             "value": value, "parser_miou_real": data.get("parser_miou_real")})
+    if not rows:
+        raise KlishError(f"{root}: no */*/s*/metrics.json evaluation files (run evaluate_clustering first)")
+    return pd.DataFrame(rows)
+
+
+def summarise(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1; 0 for one seed) and seed count per (domain, method, K, metric)."""
+    grouped = frame.groupby(["domain", "method", "k", "metric"])["value"]
+    out = grouped.agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out
+
+
+def markdown(summary: pd.DataFrame, parser_miou: dict[str, float]) -> str:
+    """One table per K: rows = methods, columns = domain x metric, cells mean ± std."""
+    lines = ["# Clustering against the pseudo ground truth (mean ± std over seeds)", "",
+             "Parser mIoU on the real test split (how far the pseudo ground truth can be trusted): "
+             + ", ".join(f"{d} {v:.3f}" for d, v in sorted(parser_miou.items())), ""]
+    for k, block in summary.groupby("k"):
+        block = block.assign(cell=[f"{m:.3f} ± {s:.3f}" for m, s in zip(block["mean"], block["std"])])
+        wide = block.pivot_table(index="method", columns=["domain", "metric"], values="cell", aggfunc="first")
+        wide.columns = [f"{d} {m.replace('_pseudo', '')}" for d, m in wide.columns]
+        seeds = int(block["n_seeds"].min())
+        lines += [f"## K = {k} ({seeds} seeds)", "", wide.to_markdown(), ""]
+    return "\n".join(lines)
+
+
+def _main(args: argparse.Namespace) -> None:
+    frame = collect(args.evaluations)
+    summary = summarise(frame)
+    parser_miou = frame.groupby("domain")["parser_miou_real"].first().dropna().to_dict()
+    atomic.write_text(args.out / "table.csv", summary.round(6).to_csv(index=False))
+    atomic.write_text(args.out / "table.md", markdown(summary, parser_miou))
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_main, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,33 @@
+import json
+
+import pandas as pd
+import pytest
+
+from benchmark.stages import clustering_table
+
+
+def _write(root, domain, method, seed, ari, miou):
+    path = root / domain / method / f"s{seed}" / "metrics.json"
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps({"ari_pseudo": {"k8": ari}, "ami_pseudo": {"k8": 0.5}, "miou_pseudo": {"k8": miou},
+                                "parser_miou_real": 0.9}))
+
+
+def test_means_and_stds_over_seeds(tmp_path, capsys):
+    root = tmp_path / "eval"
+    for seed, (ari, miou) in enumerate([(0.1, 0.4), (0.3, 0.6)]):
+        _write(root, "face", "klish", seed, ari, miou)
+    _write(root, "face", "kmeans", 0, 0.2, 0.5)
+    assert clustering_table.main(["--evaluations", str(root), "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "table.csv").set_index(["method", "metric"])
+    assert table.loc[("klish", "ari_pseudo"), "mean"] == pytest.approx(0.2)
+    assert table.loc[("klish", "miou_pseudo"), "std"] == pytest.approx(0.1414214, abs=1e-6)  # ddof=1
+    assert table.loc[("kmeans", "ari_pseudo"), "n_seeds"] == 1 and table.loc[("kmeans", "ari_pseudo"), "std"] == 0
+    md = (tmp_path / "out" / "table.md").read_text()
+    assert "## K = 8" in md and "0.200 ± 0.141" in md and "face 0.900" in md
+
+
+def test_no_evaluations_is_a_one_line_error(tmp_path, capsys):
+    assert clustering_table.main(["--evaluations", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
+    assert "no */*/s*/metrics.json evaluation files" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
