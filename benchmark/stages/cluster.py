@@ -31,12 +31,9 @@ PREVIEW = 8
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = stage_parser("cluster", __doc__, {
+    return stage_parser("cluster", __doc__, {
         "features": "feature store folder", "out": "folder for extractors.safetensors, model.json, labels.npy",
-        "results": "folder for metrics.json, masks.png (and KLiSH's merges.csv)"})
-    parser.add_argument("--method", required=True, choices=CLUSTER_METHODS, help="clustering method")
-    parser.add_argument("--seed", required=True, type=int, help="seed index (stage seed = base.seed + 300 + index)")
-    return parser
+        "results": "folder for metrics.json, masks.png (and KLiSH's merges.csv)"}, CLUSTER_METHODS)
 
 
 def build_method(method: str, p: ClusterParams, seed: int, verbose: int = 1) -> Any:

@@ -31,12 +31,9 @@ COLUMNS = ("k", "ari_pseudo", "ami_pseudo", "nmi_pseudo", "miou_pseudo")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = stage_parser("evaluate_clustering", __doc__, {
+    return stage_parser("evaluate_clustering", __doc__, {
         "eval": "evaluation samples folder (features/ + pseudo_gt.npy)", "clustering": "cluster stage output folder",
-        "results": "folder for metrics.json and curves.csv"})
-    parser.add_argument("--method", required=True, choices=CLUSTER_METHODS, help="clustering method")
-    parser.add_argument("--seed", required=True, type=int, help="seed index of the clustering")
-    return parser
+        "results": "folder for metrics.json and curves.csv"}, CLUSTER_METHODS)
 
 
 def predict_masks(extractor: LinearExtractor, features: np.ndarray, size: int, batch: int = 64) -> np.ndarray:
