@@ -1,0 +1,29 @@
+import numpy as np
+import pandas as pd
+
+from benchmark.analysis import klish_sensitivity
+from klish import build_generator, extract_features
+
+
+def test_variants_are_scored_at_each_k(tmp_path):
+    generator = build_generator("dcgan", z_dim=8, width=4, resolution=16, upsample="nearest").eval()
+    extract_features(generator, tmp_path / "store", n_samples=2, seed=0, size=16, progress=False,
+                     generator_info={"domain": "face"})
+    extract_features(generator, tmp_path / "eval" / "features", n_samples=2, seed=1, size=16, progress=False)
+    np.save(tmp_path / "eval" / "pseudo_gt.npy", np.random.default_rng(0).integers(0, 10, (2, 16, 16)))
+    out = tmp_path / "table"
+    rc = klish_sensitivity.main(["--features", str(tmp_path / "store"), "--eval", str(tmp_path / "eval"),
+                                 "--images", "2", "--k", "3", "4", "--variants", "k0=12", "kmeans", "l2",
+                                 "--out", str(out)])
+    assert rc == 0
+    table = pd.read_csv(out.with_suffix(".csv"))
+    assert table[["variant", "k"]].values.tolist() == [["k0=12", 3], ["k0=12", 4], ["kmeans", 3], ["kmeans", 4],
+                                                       ["l2", 3], ["l2", 4]]
+    assert table["miou_pseudo"].between(0, 1).all()
+
+
+def test_normalise_layers_gives_unit_blocks():
+    layers = [{"offset": 0, "channels": 2}, {"offset": 2, "channels": 3}]
+    out = klish_sensitivity.normalise_layers(np.arange(1, 11, dtype=np.float32).reshape(2, 5), layers)
+    np.testing.assert_allclose(np.linalg.norm(out[:, :2], axis=1), 1, rtol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(out[:, 2:], axis=1), 1, rtol=1e-6)
