@@ -14,6 +14,7 @@ from benchmark.cli import run
 from klish import atomic
 from klish.errors import KlishError
 
+PARAMS: tuple[str, ...] = ()  # reads no params: only the evaluation metric files
 METRICS = ("ari_pseudo", "ami_pseudo", "miou_pseudo")
 
 
