@@ -11,10 +11,11 @@ from pathlib import Path
 import pandas as pd
 
 from benchmark.cli import run
+from benchmark.params import load_section
 from klish import atomic
 from klish.errors import KlishError
 
-PARAMS: tuple[str, ...] = ()  # reads no params: only the evaluation metric files
+PARAMS = ("cluster",)  # which (method, seed) cells belong to this run; files of other profiles are ignored
 METRICS = ("ari_pseudo", "ami_pseudo", "miou_pseudo")
 
 
@@ -26,11 +27,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def collect(root: Path) -> pd.DataFrame:
-    """One row per (domain, method, seed, K, metric) from the evaluation metric files under `root`."""
+def collect(root: Path, methods: list[str], seeds: list[int]) -> pd.DataFrame:
+    """One row per (domain, method, seed, K, metric) from the evaluation metric files under `root`, for the given
+    methods and seed indices only (a missing cell is an error)."""
     rows = []
-    for path in sorted(root.glob("*/*/s*/metrics.json")):
-        domain, method, seed = path.parts[-4], path.parts[-3], path.parts[-2]
+    paths = sorted(root.glob("*/*/s*/metrics.json"))
+    domains = sorted({path.parts[-4] for path in paths})
+    for domain, method, seed in ((d, m, f"s{s}") for d in domains for m in methods for s in seeds):
+        path = root / domain / method / seed / "metrics.json"
+        if not path.is_file():
+            raise KlishError(f"{path}: evaluation missing (run evaluate_clustering for {domain}/{method}/{seed})")
         try:
             data = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
@@ -40,7 +46,8 @@ def collect(root: Path) -> pd.DataFrame:
                 rows.append({"domain": domain, "method": method, "seed": seed, "k": int(key[1:]), "metric": metric,
                              "value": value, "parser_miou_real": data.get("parser_miou_real")})
     if not rows:
-        raise KlishError(f"{root}: no */*/s*/metrics.json evaluation files (run evaluate_clustering first)")
+        raise KlishError(f"{root}: no <domain>/<method>/s<seed>/metrics.json evaluation files (run "
+                         f"evaluate_clustering first)")
     return pd.DataFrame(rows)
 
 
@@ -67,7 +74,8 @@ def markdown(summary: pd.DataFrame, parser_miou: dict[str, float]) -> str:
 
 
 def _main(args: argparse.Namespace) -> None:
-    frame = collect(args.evaluations)
+    p = load_section("cluster")
+    frame = collect(args.evaluations, p.methods, p.seeds)
     summary = summarise(frame)
     parser_miou = frame.groupby("domain")["parser_miou_real"].first().dropna().to_dict()
     atomic.write_text(args.out / "table.csv", summary.round(6).to_csv(index=False))

@@ -2,6 +2,7 @@ import json
 
 import pandas as pd
 import pytest
+import yaml
 
 from benchmark.stages import clustering_table
 
@@ -13,21 +14,36 @@ def _write(root, domain, method, seed, ari, miou):
                                 "parser_miou_real": 0.9}))
 
 
-def test_means_and_stds_over_seeds(tmp_path, capsys):
+@pytest.fixture
+def params(tmp_path, monkeypatch, repo):
+    raw = yaml.safe_load((repo / "profiles" / "quick.yaml").read_text())
+    raw["cluster"].update(methods=["klish", "kmeans"], seeds=[0, 1])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+
+
+def test_means_and_stds_over_seeds(tmp_path, params, capsys):
     root = tmp_path / "eval"
     for seed, (ari, miou) in enumerate([(0.1, 0.4), (0.3, 0.6)]):
         _write(root, "face", "klish", seed, ari, miou)
     _write(root, "face", "kmeans", 0, 0.2, 0.5)
+    _write(root, "face", "kmeans", 1, 0.2, 0.5)
+    _write(root, "face", "kmeans", 5, 0.9, 0.9)  # a seed the params do not list (another profile's): ignored
+    _write(root, "face", "kasp", 0, 0.9, 0.9)  # a method the params do not list: ignored
     assert clustering_table.main(["--evaluations", str(root), "--out", str(tmp_path / "out")]) == 0
     table = pd.read_csv(tmp_path / "out" / "table.csv").set_index(["method", "metric"])
     assert table.loc[("klish", "ari_pseudo"), "mean"] == pytest.approx(0.2)
     assert table.loc[("klish", "miou_pseudo"), "std"] == pytest.approx(0.1414214, abs=1e-6)  # ddof=1
-    assert table.loc[("kmeans", "ari_pseudo"), "n_seeds"] == 1 and table.loc[("kmeans", "ari_pseudo"), "std"] == 0
+    assert table.loc[("kmeans", "ari_pseudo"), "n_seeds"] == 2 and table.loc[("kmeans", "ari_pseudo"), "std"] == 0
+    assert "kasp" not in table.index.get_level_values("method")
     md = (tmp_path / "out" / "table.md").read_text()
     assert "## K = 8" in md and "0.200 ± 0.141" in md and "face 0.900" in md
 
 
-def test_no_evaluations_is_a_one_line_error(tmp_path, capsys):
+def test_missing_cells_are_a_one_line_error(tmp_path, params, capsys):
     assert clustering_table.main(["--evaluations", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
-    assert "no */*/s*/metrics.json evaluation files" in capsys.readouterr().err
+    assert "no <domain>/<method>/s<seed>/metrics.json evaluation files" in capsys.readouterr().err
+    _write(tmp_path / "eval", "face", "klish", 0, 0.1, 0.4)
+    assert clustering_table.main(["--evaluations", str(tmp_path / "eval"), "--out", str(tmp_path / "out")]) == 2
+    assert "face/klish/s1/metrics.json: evaluation missing" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
