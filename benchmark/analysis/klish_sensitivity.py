@@ -12,7 +12,6 @@ fitted on the first `--images` images of the store with the same seed and scored
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
 
@@ -20,8 +19,9 @@ import numpy as np
 import pandas as pd
 
 from benchmark.data.world import get_domain
+from benchmark.report import write_table
 from benchmark.stages.evaluate_clustering import evaluate
-from klish import KLiSH, atomic
+from klish import KLiSH
 from klish.cluster import KMeansExtractor
 from klish.features import FeatureStore
 
@@ -77,10 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(rows).round(4)
     print(table.to_string(index=False))
     if args.out:
-        atomic.write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
-        command = "python -m benchmark.analysis.klish_sensitivity " + " ".join(sys.argv[1:] if argv is None else argv)
-        atomic.write_text(args.out.with_suffix(".md"), f"# KLiSH sensitivity ({domain.name})\n\n`{command}`\n\n"
-                          + table.to_markdown(index=False) + "\n")
+        write_table(args.out, f"KLiSH sensitivity ({domain.name})", "benchmark.analysis.klish_sensitivity", argv, table)
     return 0
 
 

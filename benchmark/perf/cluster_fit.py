@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from klish import atomic
+from benchmark.report import write_table
 
 METHODS = ("klish_fast", "klish_reference", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp")
 
@@ -95,10 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     table = pd.DataFrame(rows).drop(columns=["merges"], errors="ignore").round(2)
     print(table.to_string(index=False))
     if args.out:
-        atomic.write_text(args.out.with_suffix(".csv"), table.to_csv(index=False))
-        command = "python -m benchmark.perf.cluster_fit " + " ".join(sys.argv[1:] if argv is None else argv)
-        atomic.write_text(args.out.with_suffix(".md"), f"# Clustering fit cost\n\n`{command}`\n\n"
-                          + table.to_markdown(index=False) + "\n")
+        write_table(args.out, "Clustering fit cost", "benchmark.perf.cluster_fit", argv, table)
     return 0
 
 
