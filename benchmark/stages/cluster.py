@@ -96,7 +96,7 @@ def _main(args: argparse.Namespace) -> None:
     seed = base.seed + SEED_OFFSET + args.seed
     store = FeatureStore(args.features)
     n, size = len(store), store.features.shape[1]
-    X = np.concatenate(list(store.pixels()))  # [N*S*S, C] float32
+    X = np.asarray(store.features, dtype=np.float32).reshape(-1, store.features.shape[-1])  # [N*S*S, C], one copy
     model = build_method(args.method, p, seed)
     start = time.perf_counter()
     model.fit(X)

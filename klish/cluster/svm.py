@@ -90,11 +90,9 @@ def fit_binary_svms(X: np.ndarray, positive: np.ndarray, coef: np.ndarray, inter
     c = C / n
     w = np.asarray(coef, dtype=np.float64).copy()  # [B, D]
     b = np.asarray(intercept, dtype=np.float64).copy()  # [B]
-    if scores is None:
-        s = X @ w.T.astype(np.float32) + b.astype(np.float32)
-    else:
-        s = np.array(scores, dtype=np.float32, order="F")  # [P, B]; columns are updated one at a time
-    s = np.asfortranarray(s)
+    # [P, B] in column order: each problem updates its own column
+    s = np.array(X @ w.T.astype(np.float32) + b.astype(np.float32) if scores is None else scores,
+                 dtype=np.float32, order="F")
     active_gram = [np.zeros((d + 1, d + 1)) for _ in range(n_problems)]  # [X_A, 1]^T [X_A, 1] per problem
     active_prev: list[np.ndarray | None] = [None] * n_problems
     g0 = np.full(n_problems, np.nan)
