@@ -21,14 +21,14 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin, _fit_context
-from sklearn.cluster import KMeans
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 from tqdm import tqdm
 
-from klish.cluster.svm import augmented_gram, fit_binary_svms, fit_joint_lbfgs
+from klish.cluster.kmeans import fit_kmeans
+from klish.cluster.svm import ActiveSet, augmented_gram, fit_binary_svms, fit_joint_lbfgs
 from klish.extractor import LinearExtractor
 
 log = logging.getLogger(__name__)
@@ -196,13 +196,10 @@ class KLiSH(ClusterMixin, BaseEstimator):
                                  f"{X.shape[1]})")
             return centroids
         k0 = min(self.n_init_clusters, X.shape[0])
-        kmeans = KMeans(n_clusters=k0, init=self.init, n_init=1, max_iter=self.init_max_iter,
-                        random_state=check_random_state(self.random_state))
-        with warnings.catch_warnings():
-            # duplicate points can leave fewer distinct clusters than k0: KLiSH merges the empty ones first
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            kmeans.fit(X)
-        return kmeans.cluster_centers_.astype(np.float32)
+        # duplicate points can leave fewer distinct clusters than k0: KLiSH merges the empty ones first
+        centroids = fit_kmeans(X, k0, max_iter=self.init_max_iter, random_state=check_random_state(self.random_state),
+                               init=self.init)
+        return centroids.astype(np.float32)
 
     def fit_predict(self, X: Any, y: Any = None, **kwargs: Any) -> np.ndarray:
         """Fit and return `labels_` (the pseudo-labels at `n_clusters`)."""
@@ -257,8 +254,9 @@ def _argmax_scores(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, chunk
 class _MergeState:
     """Weights, labels and merge statistics over fixed slots 0..K0-1, of which `active` are still clusters.
 
-    Per active slot k it keeps the clamped responses r_k = (clip(s_k, -1, 1) + 1) / 2 over all pixels (a [P, K0]
-    float32 buffer), the IoU terms, and the Gram matrix of the responses, so a merge touches one column.
+    Per active slot k it keeps the clamped responses r_k = (clip(s_k, -1, 1) + 1) / 2 over all pixels (a [K0, P]
+    float32 buffer), the IoU terms, and the Gram matrix of the responses, so a merge touches one row and column;
+    the fast solver also keeps each SVM's last active set and its Gram matrix, to warm-start the Newton Hessian.
     """
 
     def __init__(self, X: np.ndarray, labels: np.ndarray, coef: np.ndarray, intercept: np.ndarray, *, C: float,
@@ -274,7 +272,8 @@ class _MergeState:
         self.sizes = np.bincount(labels, minlength=k0).astype(np.int64)
         self.node = np.arange(k0)
         self.next_node = k0
-        self.responses = np.zeros((X.shape[0], k0), dtype=np.float32)
+        self.responses = np.zeros((k0, X.shape[0]), dtype=np.float32)
+        self.active_sets: list[ActiveSet | None] = [None] * k0
         self.positive = np.zeros(k0, dtype=np.int64)  # |{s_k > 0}|
         self.inter = np.zeros(k0, dtype=np.int64)  # |{s_k > 0} & {y = k}|
         self.gram = np.zeros((k0, k0), dtype=np.float64)  # Gram matrix of the clamped responses
@@ -308,20 +307,22 @@ class _MergeState:
                 block = slots[lo:lo + SVM_BLOCK]
                 results = fit_binary_svms(self.X, self.labels[:, None] == block[None, :], self.coef[block],
                                           self.intercept[block], C=self.C, max_iter=self.max_iter * 5,
-                                          tol=self.tol * 1e-2, gram=self.feature_gram)
+                                          tol=self.tol * 1e-2, gram=self.feature_gram,
+                                          active=[self.active_sets[slot] for slot in block])
                 for slot, result in zip(block, results):
                     self.coef[slot], self.intercept[slot] = result.coef, result.intercept
+                    self.active_sets[slot] = result.active
                     self.n_iter += result.n_iter
                     self.unconverged += int(not result.converged)
                     self._set_column(slot, result.scores)
-        # Gram rows of the refreshed responses against every active response
+        # Gram rows of the refreshed responses against every active response (all K0 rows: no copy of the buffer)
         act = self.active
-        block = self.responses[:, act].T @ self.responses[:, slots]  # [K, len(slots)]
+        block = (self.responses @ self.responses[slots].T)[act]  # [K, len(slots)]
         self.gram[np.ix_(act, slots)] = block
         self.gram[np.ix_(slots, act)] = block.T
 
     def _set_column(self, slot: int, scores: np.ndarray) -> None:
-        self.responses[:, slot] = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
+        self.responses[slot] = (np.clip(scores, -1.0, 1.0) + 1.0) / 2.0
         above = scores > 0
         self.positive[slot] = int(above.sum())
         self.inter[slot] = int(above[self.labels == slot].sum())
@@ -356,6 +357,7 @@ class _MergeState:
         self.node[sq] = self.next_node
         self.next_node += 1
         self.active = act[act != sp]
+        self.active_sets[sp] = None
         if len(self.active) >= 2:
             self.train(np.array([sq]))
         return record

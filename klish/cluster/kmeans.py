@@ -16,9 +16,10 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClusterMixin
-from sklearn.cluster import KMeans
+from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.preprocessing import normalize
+from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array
 
 from klish.cluster.multik import MultiKExtractorMixin, check_k_values
@@ -34,11 +35,16 @@ def centroid_extractor(centroids: np.ndarray, metric: str = "euclidean") -> Line
     return LinearExtractor(c.astype(np.float32), (-0.5 * (c * c).sum(axis=1)).astype(np.float32))
 
 
-def fit_kmeans(X: np.ndarray, k: int, *, max_iter: int, random_state: Any) -> np.ndarray:
-    """scikit-learn K-means (k-means++ init, one run, `max_iter` Lloyd steps): the centroids [k, D]."""
+def fit_kmeans(X: np.ndarray, k: int, *, max_iter: int, random_state: Any, init: str = "k-means++") -> np.ndarray:
+    """scikit-learn K-means (one run, `max_iter` Lloyd steps): the centroids [k, D]. "k-means++" is the reference's
+    single-trial D² sampling (scikit-learn's default greedy variant tries 2 + log k candidates per centre)."""
+    rng = check_random_state(random_state)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k: some centroids repeat
-        model = KMeans(n_clusters=k, init="k-means++", n_init=1, max_iter=max_iter, random_state=random_state)
+        seeds: Any = init
+        if init == "k-means++":
+            seeds, _ = kmeans_plusplus(X, k, random_state=rng, n_local_trials=1)
+        model = KMeans(n_clusters=k, init=seeds, n_init=1, max_iter=max_iter, random_state=rng)
         return model.fit(X).cluster_centers_
 
 

@@ -1,6 +1,6 @@
 import numpy as np
 import pytest
-from sklearn.cluster import AgglomerativeClustering, KMeans
+from sklearn.cluster import AgglomerativeClustering, KMeans, kmeans_plusplus
 from sklearn.datasets import make_blobs
 from sklearn.metrics import adjusted_rand_score
 
@@ -21,8 +21,14 @@ def test_kmeans_extractor_is_nearest_centroid(blobs):
     X, y = blobs
     model = KMeansExtractor(n_clusters=4, k_values=[2, 6], random_state=0).fit(X)
     assert model.k_values_ == [2, 4, 6]
-    reference = KMeans(4, n_init=1, max_iter=20, random_state=0).fit(X)
-    np.testing.assert_array_equal(model.labels_, reference.predict(X))
+    centroids = model.centroids_[4]
+    nearest = ((X[:, None, :] - centroids[None]) ** 2).sum(axis=2).argmin(axis=1)
+    np.testing.assert_array_equal(model.labels_, nearest)
+    # the same seed reproduces scikit-learn's KMeans started from single-trial k-means++ seeds
+    rng = np.random.RandomState(0)
+    seeds, _ = kmeans_plusplus(X, 4, random_state=rng, n_local_trials=1)
+    reference = KMeans(4, init=seeds, n_init=1, max_iter=20, random_state=rng).fit(X)
+    np.testing.assert_allclose(centroids, reference.cluster_centers_, rtol=1e-5)
     assert adjusted_rand_score(y, model.labels_) == pytest.approx(1.0)
 
 

@@ -31,10 +31,11 @@ def _is_tie(record, eps=1e-3):
 def test_fast_and_reference_solvers_merge_identically():
     X, _ = make_blobs(n_samples=400, centers=4, n_features=4, cluster_std=2.0, random_state=1)
     X = X.astype(np.float32)
-    fast = KLiSH(n_clusters=4, n_init_clusters=8, random_state=0, solver="fast").fit(X)
+    # random_state 3: an initialisation with no tie before K = 2 (other seeds agree too, up to a tie at K = 4)
+    fast = KLiSH(n_clusters=4, n_init_clusters=8, random_state=3, solver="fast").fit(X)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the reference's L-BFGS schedule often stops at max_iter
-        ref = KLiSH(n_clusters=4, n_init_clusters=8, random_state=0, solver="reference").fit(X)
+        ref = KLiSH(n_clusters=4, n_init_clusters=8, random_state=3, solver="reference").fit(X)
     compared = 0
     for a, b in zip(fast.merge_history_[:-1], ref.merge_history_[:-1]):
         if _is_tie(a):  # after a tie the two runs may legitimately part ways

@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 from scipy.optimize import minimize
 
+from klish.cluster import svm
 from klish.cluster.svm import fit_binary_svm, fit_joint_lbfgs
 
 
@@ -44,6 +45,32 @@ def test_warm_start_converges_to_the_same_optimum():
     cold = fit_binary_svm(X, positive, np.zeros(5), 0.0, C=100.0, max_iter=100, tol=1e-8)
     warm = fit_binary_svm(X, positive, cold.coef + 0.05, cold.intercept - 0.1, C=100.0, max_iter=100, tol=1e-8)
     np.testing.assert_allclose(warm.coef, cold.coef, atol=1e-4)
+
+
+def test_subsampled_hessian_steps_reach_the_same_optimum(monkeypatch):
+    # Force the cold-start shortcut (Newton directions from a pixel subsample's Hessian) on a small problem: the
+    # solve must still end at the exact optimum, on exact steps.
+    monkeypatch.setattr(svm, "APPROX_HESSIAN_ROWS", 0)
+    monkeypatch.setattr(svm, "APPROX_HESSIAN_STRIDE", 4)
+    X, positive = _problem(3, n=2000)
+    w_ref, b_ref, _ = _scipy_solution(X, positive, 500.0)
+    result = fit_binary_svm(X, positive, np.zeros(5), 0.0, C=500.0, max_iter=100, tol=1e-8)
+    assert result.converged
+    np.testing.assert_allclose(result.coef, w_ref, rtol=1e-3, atol=1e-3 * np.abs(w_ref).max())
+
+
+def test_active_set_carried_over_after_a_target_change():
+    # The state of one solve warm-starts the Hessian of another with different targets (a merge): same optimum.
+    X, positive = _problem(4)
+    first = fit_binary_svm(X, positive, np.zeros(5), 0.0, C=100.0, max_iter=100, tol=1e-8)
+    assert first.active is not None and first.active.mask.shape == (len(X),)
+    merged = positive | (X[:, 0] > 1.0)
+    carried = fit_binary_svm(X, merged, first.coef, first.intercept, C=100.0, max_iter=100, tol=1e-8,
+                             active=first.active)
+    fresh = fit_binary_svm(X, merged, np.zeros(5), 0.0, C=100.0, max_iter=100, tol=1e-8)
+    assert carried.converged and fresh.converged
+    np.testing.assert_allclose(carried.coef, fresh.coef, atol=1e-4)
+    assert abs(carried.intercept - fresh.intercept) < 1e-4
 
 
 def test_joint_lbfgs_decreases_the_reference_objective():
