@@ -176,6 +176,66 @@ class EvaluateClusteringParams:
                               f"{self.report_k}, k_max={self.k_max}")
 
 
+@dataclass(frozen=True)
+class MakeDatasetParams:
+    """Synthetic image+mask datasets: GAN samples labelled by a method's extractor at a selected K."""
+
+    methods: Any  # list of cluster methods to build datasets from
+    seeds: Any  # list of clustering seed indices (a subset of cluster.seeds)
+    select_k: Any  # {domain: K}: the extractor used for each domain's datasets
+    auto_k_range: Any  # [k_min, k_max]: where the automatic choice (KLiSH's merging metric) looks
+    n_samples: int
+    seed: int  # latent seed of the synthetic samples (the reference: 1113)
+    truncation: float  # latents are truncation * z
+    batch_size: int  # does not change the samples
+    shard_size: int
+
+    def validate(self) -> None:
+        _int_list("make_dataset.methods", self.methods, str)
+        for method in self.methods:
+            _choice("make_dataset.methods[]", method, CLUSTER_METHODS)
+        _int_list("make_dataset.seeds", self.seeds, int)
+        if not (isinstance(self.select_k, dict) and self.select_k
+                and all(isinstance(k, int) and not isinstance(k, bool) and 2 <= k <= 255
+                        for k in self.select_k.values())):
+            raise ParamsError(f"{PARAMS_FILE}: make_dataset.select_k must map each domain to a K in 2..255, got "
+                              f"{self.select_k!r}")
+        _int_list("make_dataset.auto_k_range", self.auto_k_range, int)
+        if len(self.auto_k_range) != 2 or not 2 <= self.auto_k_range[0] < self.auto_k_range[1]:
+            raise ParamsError(f"{PARAMS_FILE}: make_dataset.auto_k_range must be [k_min, k_max] with "
+                              f"2 <= k_min < k_max, got {self.auto_k_range!r}")
+        _positive("make_dataset", n_samples=self.n_samples, truncation=self.truncation, batch_size=self.batch_size,
+                  shard_size=self.shard_size)
+
+
+UFS_ARCHITECTURES = ("unet", "deeplabv3plus")
+
+
+@dataclass(frozen=True)
+class UfsParams:
+    """UFS: segmentation networks trained on synthetic pairs (and the supervised upper bound on real pairs)."""
+
+    methods: Any  # list of cluster methods whose synthetic datasets are used (a subset of make_dataset.methods)
+    seeds: Any  # list of dataset seed indices (a subset of make_dataset.seeds)
+    arch: str  # unet or deeplabv3plus
+    width: int  # channels at full resolution
+    depth: int  # UNet halvings (the DeepLabV3+ net has a fixed output stride of 4)
+    epochs: int
+    batch_size: int
+    lr: float
+    class_weighting: str  # none or sqrt_inverse
+
+    def validate(self) -> None:
+        _int_list("ufs.methods", self.methods, str)
+        for method in self.methods:
+            _choice("ufs.methods[]", method, CLUSTER_METHODS)
+        _int_list("ufs.seeds", self.seeds, int)
+        _choice("ufs.arch", self.arch, UFS_ARCHITECTURES)
+        _choice("ufs.class_weighting", self.class_weighting, ("none", "sqrt_inverse"))
+        _positive("ufs", width=self.width, depth=self.depth, epochs=self.epochs, batch_size=self.batch_size,
+                  lr=self.lr)
+
+
 SECTIONS: dict[str, type] = {
     "base": BaseParams,
     "render_world": RenderWorldParams,
@@ -185,6 +245,8 @@ SECTIONS: dict[str, type] = {
     "cluster": ClusterParams,
     "eval_samples": EvalSamplesParams,
     "evaluate_clustering": EvaluateClusteringParams,
+    "make_dataset": MakeDatasetParams,
+    "ufs": UfsParams,
 }
 
 T = TypeVar("T")

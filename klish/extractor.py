@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from safetensors import SafetensorError
 from safetensors.numpy import load_file, save_file
 
@@ -57,6 +59,20 @@ class LinearExtractor:
         """Cluster ids [...] of features [..., C] (e.g. [N, S, S, C] -> masks [N, S, S])."""
         rows = self.decision_function(features, chunk).argmax(axis=-1)
         return rows if self.mapping is None else np.asarray(self.mapping)[rows]
+
+    def predict_masks(self, features: np.ndarray, size: int, batch: int = 64) -> np.ndarray:
+        """Masks [N, size, size] of feature maps [N, S, S, C]: when S != size the scores are resized bilinearly
+        first (as the reference's extractor does, spec 1.6), then argmax (and the mapping, if any)."""
+        out = []
+        for start in range(0, len(features), batch):
+            scores = self.decision_function(np.asarray(features[start:start + batch], dtype=np.float32))
+            if scores.shape[1] != size:
+                t = torch.from_numpy(scores).permute(0, 3, 1, 2)
+                t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
+                scores = t.permute(0, 2, 3, 1).numpy()
+            rows = scores.argmax(axis=-1)
+            out.append(rows if self.mapping is None else np.asarray(self.mapping)[rows])
+        return np.concatenate(out) if out else np.zeros((0, size, size), dtype=np.int64)
 
 
 def save_extractors(path: str | os.PathLike, extractors: Mapping[int, LinearExtractor],

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import mlflow
 import numpy as np
+import pandas as pd
 import pytest
 
 from klish.features import FeatureStore
@@ -60,7 +61,24 @@ def test_every_stage_produced_its_outputs(pipeline):
             evaluation = json.loads((work / "results/evaluate_clustering" / domain / method / "s0/metrics.json")
                                     .read_text())
             assert set(evaluation["ari_pseudo"]) == {"k8", "k16"} and evaluation["n_samples"] == 16
+            card = json.loads((work / "datasets/synthetic" / domain / method / "s0/manifest.json").read_text())
+            assert card["n_clusters"] == 8 and card["splits"]["train"]["n"] == 64
+            ufs = json.loads((work / "results/ufs" / domain / method / "s0/metrics.json").read_text())
+            assert 0 <= ufs["miou_real_fg"] <= 1 and 0 <= ufs["miou_real_oracle_fg"] <= 1
+        assert (work / "results/ufs" / domain / "supervised/metrics.json").is_file()
     assert "## K = 8 (1 seeds)" in (work / "results/clustering_table/table.md").read_text()
+
+
+def test_leaderboard_schema_and_cells(pipeline):
+    work, _, _ = pipeline
+    board = pd.read_csv(work / "results/leaderboard/leaderboard.csv")
+    assert list(board.columns) == ["task", "domain", "method", "metric", "mean", "std", "n_seeds",
+                                   "higher_is_better"]
+    assert np.isfinite(board[["mean", "std"]].to_numpy()).all() and (board["n_seeds"] >= 1).all()
+    assert set(board["task"]) == {"clustering", "ufs"} and set(board["domain"]) == {"face", "car", "animal"}
+    assert set(board[board.task == "ufs"]["method"]) == {"klish", "kmeans", "ahc_ward", "supervised"}
+    assert "## ufs" in (work / "results/leaderboard/leaderboard.md").read_text()
+    assert "data:image/png;base64," in (work / "results/leaderboard/index.html").read_text()
 
 
 def test_pipeline_is_up_to_date_and_metrics_are_readable(pipeline):
@@ -81,3 +99,5 @@ def test_mlflow_has_a_training_run_per_domain(pipeline):
     evaluations = mlflow.search_runs(experiment_names=["evaluate_clustering"])
     assert len(evaluations) == 9 and evaluations["metrics.miou_pseudo"].notna().all()
     assert set(evaluations["tags.method"]) == {"klish", "kmeans", "ahc_ward"}
+    board = mlflow.search_runs(experiment_names=["leaderboard"])
+    assert len(board) == 3 * 3 + 3 * 4  # (clustering: 3 methods, ufs: 3 + supervised) x 3 domains

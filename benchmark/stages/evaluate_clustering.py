@@ -13,8 +13,6 @@ import json
 import time
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from benchmark import tracking
 from benchmark.cli import run, stage_parser
@@ -36,21 +34,6 @@ def build_parser() -> argparse.ArgumentParser:
         "results": "folder for metrics.json and curves.csv"}, CLUSTER_METHODS)
 
 
-def predict_masks(extractor: LinearExtractor, features: np.ndarray, size: int, batch: int = 64) -> np.ndarray:
-    """Cluster masks [N, size, size] of features [N, S, S, C]; scores are resized bilinearly when S != size (as the
-    reference's extractor does), then argmax (and the extractor's mapping, if any)."""
-    out = []
-    for start in range(0, len(features), batch):
-        scores = extractor.decision_function(np.asarray(features[start:start + batch], dtype=np.float32))
-        if scores.shape[1] != size:
-            t = torch.from_numpy(scores).permute(0, 3, 1, 2)
-            t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False)
-            scores = t.permute(0, 2, 3, 1).numpy()
-        rows = scores.argmax(axis=-1)
-        out.append(rows if extractor.mapping is None else np.asarray(extractor.mapping)[rows])
-    return np.concatenate(out)
-
-
 def evaluate(extractors: dict[int, LinearExtractor], features: np.ndarray, truth: np.ndarray, n_classes: int,
              k_max: int) -> list[dict[str, float]]:
     """One row of scores per K (2..k_max) that the method has."""
@@ -58,7 +41,7 @@ def evaluate(extractors: dict[int, LinearExtractor], features: np.ndarray, truth
     for k in sorted(extractors):
         if not 2 <= k <= k_max:
             continue
-        pred = predict_masks(extractors[k], features, truth.shape[1])
+        pred = extractors[k].predict_masks(features, truth.shape[1])
         table = per_image_contingency(truth, pred, n_classes, extractors[k].n_clusters)
         agreement = agreement_scores(table.sum(axis=0))
         iou = mapped_iou(table, greedy_mapping(table))

@@ -14,7 +14,6 @@ from tqdm import tqdm
 from benchmark.data import shards
 from benchmark.data.world import get_domain, render_sample
 from klish import atomic
-from klish.visualize import colorize, image_grid, overlay, save_png
 
 log = logging.getLogger(__name__)
 
@@ -28,48 +27,23 @@ def _render_chunk(indices: list[int], domain: str, seed: int, split: str, resolu
 def render_split(domain: str, out_dir: Path, split: str, n: int, *, seed: int, resolution: int, supersample: int,
                  shard_size: int, workers: int) -> dict:
     """Render `n` samples of `split` into `out_dir/split/{images,masks}-NNNNN.npz`; returns the manifest entry."""
-    (out_dir / split).mkdir(parents=True, exist_ok=True)
     chunk = 64  # unit of work for the pool; output is identical for any chunk size or worker count
     chunks = [list(range(s, min(s + chunk, n))) for s in range(0, n, chunk)]
     work = partial(_render_chunk, domain=domain, seed=seed, split=split, resolution=resolution,
                    supersample=supersample)
-    names: dict[str, list[str]] = {"images": [], "masks": []}
-    buffer_img: list[np.ndarray] = []
-    buffer_mask: list[np.ndarray] = []
-    buffered = 0
-
-    def flush() -> None:
-        nonlocal buffered
-        number = len(names["images"])
-        for part, buf in (("images", buffer_img), ("masks", buffer_mask)):
-            name = shards.shard_name(part, number)
-            shards.write_shard(out_dir / split / name, np.concatenate(buf))
-            names[part].append(name)
-            buf.clear()
-        buffered = 0
-
+    writer = shards.ShardWriter(out_dir, split, shard_size)
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
         results = pool.imap(work, chunks) if pool else map(work, chunks)
         with tqdm(total=n, desc=f"render {domain}/{split}", unit="img", leave=False) as bar:
             for images, masks in results:
-                # Split chunks at shard boundaries so every shard except the last holds exactly shard_size.
-                while len(images):
-                    take = min(len(images), shard_size - buffered)
-                    buffer_img.append(images[:take])
-                    buffer_mask.append(masks[:take])
-                    buffered += take
-                    bar.update(take)
-                    images, masks = images[take:], masks[take:]
-                    if buffered == shard_size:
-                        flush()
-        if buffered:
-            flush()
+                writer.add(images, masks)
+                bar.update(len(images))
     finally:
         if pool:
             pool.close()
             pool.join()
-    return {"n": n, "shards": names}
+    return writer.close()
 
 
 def render_world(domain: str, out_dir: str | os.PathLike, *, seed: int, resolution: int, n_train: int, n_test: int,
@@ -93,20 +67,11 @@ def render_world(domain: str, out_dir: str | os.PathLike, *, seed: int, resoluti
         test_images = shards.read_split(tmp, "test", "images")
         test_masks = shards.read_split(tmp, "test", "masks")
         counts = np.bincount(test_masks.ravel(), minlength=len(spec.classes)) / max(test_masks.size, 1)
-        write_preview(tmp / "preview.png", test_images[:16], test_masks[:16], spec.palette)
+        shards.write_preview(tmp / "preview.png", test_images[:16], test_masks[:16], spec.palette)
         atomic.write_text(tmp / "README.md", dataset_card(manifest, spec.description, counts))
     log.info("rendered %s: %d train + %d test images at %dx%d into %s", domain, n_train, n_test, resolution,
              resolution, out_dir)
     return manifest
-
-
-def write_preview(path: Path, images: np.ndarray, masks: np.ndarray, palette: list) -> None:
-    """Three rows: images, colourised masks, overlays (upscaled so 32x32 samples are visible)."""
-    scale = max(1, 96 // images.shape[1])
-    ncol = len(images)
-    rows = [image_grid(images, ncol, scale=scale), image_grid(colorize(masks, palette), ncol, scale=scale),
-            image_grid(overlay(images, masks, palette), ncol, scale=scale)]
-    save_png(path, np.concatenate(rows))
 
 
 def dataset_card(manifest: dict, description: str, class_fraction: np.ndarray) -> str:

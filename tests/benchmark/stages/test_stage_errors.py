@@ -7,14 +7,18 @@ import numpy as np
 import pytest
 import yaml
 
+from benchmark.data.shards import read_split
 from benchmark.stages import (
     cluster,
     evaluate_clustering,
     extract_features,
+    make_dataset,
     render_world,
     sample_eval,
     train_gan,
     train_parser,
+    ufs,
+    ufs_supervised,
 )
 from klish.extractor import load_extractors
 
@@ -30,6 +34,9 @@ def workdir(tmp_path, monkeypatch, repo):
                           methods=["klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"])
     raw["eval_samples"].update(n_samples=4, batch_size=3)
     raw["evaluate_clustering"].update(k_max=6, report_k=[3, 4])
+    raw["make_dataset"].update(methods=["klish", "kmeans"], select_k={"face": 4, "car": 4, "animal": 4},
+                               auto_k_range=[3, 8], n_samples=5, batch_size=2, shard_size=3)
+    raw["ufs"].update(methods=["klish", "kmeans"], width=4, depth=2, epochs=1, batch_size=4)
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
     monkeypatch.chdir(tmp_path)
     return tmp_path
@@ -113,6 +120,80 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     assert [m["k"] for m in history] == list(range(10, 1, -1))
     assert (workdir / "r/c/klish/merges.csv").read_text().startswith("k,delete_metric,merge_metric")
     capsys.readouterr()
+
+    for method in ("klish", "kmeans"):
+        assert make_dataset.main(["--domain", "face", "--method", method, "--seed", "0", "--checkpoint",
+                                  "g/generator.safetensors", "--features", "f", "--clustering", f"c/{method}",
+                                  "--out", f"d/{method}", "--results", f"r/d/{method}"]) == 0
+        manifest = json.loads((workdir / f"d/{method}/manifest.json").read_text())
+        assert manifest["n_clusters"] == 4 and manifest["splits"]["train"]["n"] == 5
+        assert len(manifest["splits"]["train"]["shards"]["masks"]) == 2  # shards of 3 + 2
+        masks = read_split(workdir / f"d/{method}", "train", "masks")
+        images = read_split(workdir / f"d/{method}", "train", "images")
+        assert masks.shape == (5, 32, 32) and images.shape == (5, 32, 32, 3) and masks.max() < 4
+        assert "sha256" in (workdir / f"d/{method}/README.md").read_text()
+        assert (workdir / f"r/d/{method}/preview.png").is_file()
+    # KLiSH reports its automatic K beside the manual one; K-means has none
+    assert 3 <= json.loads((workdir / "r/d/klish/metrics.json").read_text())["auto_k"] <= 8
+    assert json.loads((workdir / "r/d/kmeans/metrics.json").read_text())["auto_k"] is None
+    capsys.readouterr()
+
+    # UFS on the KLiSH dataset, and the supervised upper bound through the same network
+    assert ufs.main(["--domain", "face", "--method", "klish", "--seed", "0", "--data", "d/klish", "--world", "w",
+                     "--eval", "e", "--out", "u/klish", "--results", "r/u/klish"]) == 0
+    metrics = json.loads((workdir / "r/u/klish/metrics.json").read_text())
+    for key in ("miou_real", "miou_real_fg", "miou_real_oracle", "miou_real_oracle_fg"):
+        assert 0 <= metrics[key] <= 1, key
+    assert metrics["k"] == 4 and len(metrics["mapping_generated"]) == 4
+    assert (workdir / "u/klish/network.safetensors").is_file()
+    assert (workdir / "r/u/klish/losses.csv").read_text().startswith("step,loss")
+    assert ufs_supervised.main(["--domain", "face", "--world", "w", "--out", "u/sup", "--results", "r/u/sup"]) == 0
+    assert 0 <= json.loads((workdir / "r/u/sup/metrics.json").read_text())["miou_real_fg"] <= 1
+    capsys.readouterr()
+
+    # a synthetic mask with an id outside its K clusters: one line naming the shard, nothing written
+    bad = workdir / "d/bad"
+    shutil.copytree(workdir / "d/klish", bad)
+    shard = bad / "train" / "masks-00001.npz"
+    masks = np.load(shard)["data"]
+    masks[0, 0, 0] = 9
+    np.savez_compressed(shard, data=masks)
+    rc = ufs.main(["--domain", "face", "--method", "klish", "--seed", "0", "--data", "d/bad", "--world", "w",
+                   "--eval", "e", "--out", "u/bad", "--results", "r/u/bad"])
+    assert rc == 2
+    _one_line_error(capsys, "masks-00001.npz: mask id 9 outside the 4 declared ids")
+    assert not (workdir / "u/bad").exists() and not (workdir / "r/u/bad").exists()
+
+    # an empty (zero-byte) shard: one line naming it
+    shard.write_bytes(b"")
+    rc = ufs.main(["--domain", "face", "--method", "klish", "--seed", "0", "--data", "d/bad", "--world", "w",
+                   "--eval", "e", "--out", "u/bad", "--results", "r/u/bad"])
+    assert rc == 2
+    _one_line_error(capsys, "masks-00001.npz: corrupt shard")
+    assert not (workdir / "u/bad").exists()
+
+    # a K the clustering did not record: one line naming the file and the recorded K, nothing written
+    raw = yaml.safe_load((workdir / "params.yaml").read_text())
+    raw["make_dataset"]["select_k"]["face"] = 7
+    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+    rc = make_dataset.main(["--domain", "face", "--method", "kmeans", "--seed", "0", "--checkpoint",
+                            "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans",
+                            "--out", "d/x", "--results", "r/d/x"])
+    assert rc == 2
+    _one_line_error(capsys, "c/kmeans/extractors.safetensors: K=7", "has K in [3, 4]")
+    assert not (workdir / "d/x").exists() and not (workdir / "r/d/x").exists()
+
+    # a clustering fit on another generator's features: one line, nothing written
+    raw["make_dataset"]["select_k"]["face"] = 4
+    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+    model = json.loads((workdir / "c/kmeans/model.json").read_text())
+    (workdir / "c/kmeans/model.json").write_text(json.dumps({**model, "generator_sha256": "0" * 64}))
+    rc = make_dataset.main(["--domain", "face", "--method", "kmeans", "--seed", "0", "--checkpoint",
+                            "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans",
+                            "--out", "d/x", "--results", "r/d/x"])
+    assert rc == 2
+    _one_line_error(capsys, "g/generator.safetensors: not the generator the clustering c/kmeans was fit on")
+    assert not (workdir / "d/x").exists()
 
     # a seed index that params.yaml does not list: one line, nothing written
     rc = cluster.main(["--domain", "face", "--method", "kmeans", "--seed", "7", "--features", "f", "--out", "c/x",

@@ -1,0 +1,183 @@
+"""The leaderboard: every task's metric files (one per domain, method and seed) summarised as mean ± std over seeds
+(never the best run), written as a long CSV, Markdown tables (best in bold) and a self-contained HTML page with bar
+charts and, per domain and method, a strip of samples with their masks."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from klish.errors import KlishError  # noqa: E402
+
+COLUMNS = ["task", "domain", "method", "metric", "mean", "std", "n_seeds", "higher_is_better"]
+DOMAINS = ("face", "car", "animal")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """Where one (task, domain, method, seed) metric file is, and which of its entries are leaderboard metrics:
+    `metrics` maps a leaderboard name to (key in the file, sub-key or None, higher_is_better)."""
+
+    task: str
+    domain: str
+    method: str
+    seed: str
+    path: Path
+    metrics: dict[str, tuple[str, str | None, bool]]
+
+
+def read_cells(cells: Iterable[Cell]) -> pd.DataFrame:
+    """One row per (task, domain, method, seed, metric) with its value; a missing or malformed file is an error."""
+    rows = []
+    for cell in cells:
+        if not cell.path.is_file():
+            raise KlishError(f"{cell.path}: metrics missing (run the {cell.task} stage for {cell.domain}/"
+                             f"{cell.method}/{cell.seed})")
+        try:
+            data = json.loads(cell.path.read_text())
+        except json.JSONDecodeError as exc:
+            raise KlishError(f"{cell.path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        for name, (key, sub, higher) in cell.metrics.items():
+            value = data.get(key)
+            if sub is not None:
+                value = value.get(sub) if isinstance(value, dict) else None
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not np.isfinite(value):
+                raise KlishError(f"{cell.path}: {key}{'.' + sub if sub else ''} is missing or not a finite number")
+            rows.append({"task": cell.task, "domain": cell.domain, "method": cell.method, "seed": cell.seed,
+                         "metric": name, "value": float(value), "higher_is_better": higher})
+    if not rows:
+        raise KlishError("the leaderboard has no metric file to read")
+    return pd.DataFrame(rows)
+
+
+def summarise(values: pd.DataFrame) -> pd.DataFrame:
+    """Mean, std (ddof=1; 0 for one seed) and seed count per (task, domain, method, metric): the long format."""
+    keys = ["task", "domain", "method", "metric", "higher_is_better"]
+    out = values.groupby(keys, sort=False)["value"].agg(mean="mean", std="std", n_seeds="count").reset_index()
+    out["std"] = out["std"].fillna(0.0)
+    return out[COLUMNS]
+
+
+def _domains(frame: pd.DataFrame) -> list[str]:
+    present = list(dict.fromkeys(frame["domain"]))
+    return [d for d in DOMAINS if d in present] + [d for d in present if d not in DOMAINS]
+
+
+def wide_tables(summary: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
+    """Per (task, metric): (task, metric, cells "mean ± std" [methods x domains], is-best mask) in file order."""
+    out = []
+    for (task, metric), block in summary.groupby(["task", "metric"], sort=False):
+        higher = bool(block["higher_is_better"].iloc[0])
+        methods = list(dict.fromkeys(block["method"]))
+        domains = _domains(block)
+        means = block.pivot(index="method", columns="domain", values="mean").reindex(index=methods, columns=domains)
+        stds = block.pivot(index="method", columns="domain", values="std").reindex(index=methods, columns=domains)
+        best = means.eq(means.max() if higher else means.min()) & means.notna()
+        cells = pd.DataFrame([[f"{means.at[m, d]:.3f} ± {stds.at[m, d]:.3f}" if pd.notna(means.at[m, d]) else "–"
+                               for d in domains] for m in methods], index=means.index, columns=means.columns)
+        out.append((task, metric, cells, best))
+    return out
+
+
+def markdown(summary: pd.DataFrame, notes: dict[str, str]) -> str:
+    """A section per task, a table per metric: rows methods, columns domains, mean ± std, best in bold."""
+    lines = ["# klish-bench leaderboard", "", "Mean ± std over seeds (never the best run); best per column in bold. "
+             "Generated from the DVC-tracked metric files by `python -m benchmark.stages.leaderboard`.", ""]
+    current = None
+    for task, metric, cells, best in wide_tables(summary):
+        if task != current:
+            lines += [f"## {task}", ""] + ([notes[task], ""] if task in notes else [])
+            current = task
+        seeds = summary[(summary.task == task) & (summary.metric == metric)]["n_seeds"]
+        shown = cells.where(~best, "**" + cells + "**")
+        lines += [f"### {metric} ({seeds.min()}–{seeds.max()} seeds)" if seeds.min() != seeds.max()
+                  else f"### {metric} ({seeds.min()} seed{'s' if seeds.min() > 1 else ''})", "",
+                  shown.to_markdown(), ""]
+    return "\n".join(lines)
+
+
+def bar_chart(block: pd.DataFrame, title: str) -> bytes:
+    """A grouped bar chart (domains on x, one bar per method, std as error bars), as PNG bytes."""
+    methods = list(dict.fromkeys(block["method"]))
+    domains = _domains(block)
+    fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(domains), 2.8), dpi=100)
+    width = 0.8 / max(len(methods), 1)
+    for i, method in enumerate(methods):
+        rows = block[block.method == method].set_index("domain").reindex(domains)
+        ax.bar(np.arange(len(domains)) + (i - (len(methods) - 1) / 2) * width, rows["mean"], width,
+               yerr=rows["std"], capsize=2, label=method)
+    ax.set_xticks(np.arange(len(domains)), domains)
+    ax.set_title(title, fontsize=9)
+    ax.legend(fontsize=7, ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def _img(data: bytes, alt: str) -> str:
+    return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
+
+
+def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes: dict[str, str]) -> str:
+    """The self-contained page: per task and metric a table and a bar chart; then, per domain and method, a strip
+    of samples with their masks (`strips` maps (domain, method) to a PNG)."""
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>klish-bench leaderboard</title><style>",
+             "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0}"
+             "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
+             "td.best{font-weight:bold;background:#eaf6ea}img{max-width:100%;image-rendering:pixelated}"
+             ".metric{display:flex;gap:2em;align-items:flex-start;flex-wrap:wrap}h3{margin-bottom:.2em}",
+             "</style></head><body><h1>klish-bench leaderboard</h1>",
+             "<p>Mean ± std over seeds (never the best run); best per column in bold.</p>"]
+    current = None
+    for task, metric, cells, best in wide_tables(summary):
+        if task != current:
+            parts.append(f"<h2 id='{task}'>{task}</h2>" + (f"<p>{notes[task]}</p>" if task in notes else ""))
+            current = task
+        header = "".join(f"<th>{d}</th>" for d in cells.columns)
+        rows = "".join(
+            f"<tr><th>{method}</th>" + "".join(f"<td class='{'best' if best.loc[method, d] else ''}'>"
+                                               f"{cells.loc[method, d]}</td>" for d in cells.columns) + "</tr>"
+            for method in cells.index)
+        block = summary[(summary.task == task) & (summary.metric == metric)]
+        parts.append(f"<h3>{metric}</h3><div class='metric'><table><tr><th>method</th>{header}</tr>{rows}</table>"
+                     f"{_img(bar_chart(block, f'{task}: {metric}'), metric)}</div>")
+    if strips:
+        parts.append("<h2 id='samples'>Samples and masks</h2>")
+        for (domain, method), path in strips.items():
+            parts.append(f"<h3>{domain} / {method}</h3>{_img(path.read_bytes(), f'{domain} {method}')}")
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def fractions_of(summary: pd.DataFrame, task: str, metric: str, reference: str) -> pd.DataFrame:
+    """Each method's mean `metric` of `task` as a fraction of the `reference` method's, per domain."""
+    block = summary[(summary.task == task) & (summary.metric == metric)]
+    means = block.pivot(index="method", columns="domain", values="mean")
+    if reference not in means.index:
+        return pd.DataFrame()
+    return (means / means.loc[reference]).drop(index=reference).reindex(columns=_domains(block))
+
+
+def strips_for(root: Path, domains: Sequence[str], methods: Sequence[str], seed: str) -> dict[tuple[str, str], Path]:
+    """The synthetic datasets' preview grids (images, masks, overlays) that exist under `root`."""
+    found = {}
+    for domain in domains:
+        for method in methods:
+            path = root / domain / method / seed / "preview.png"
+            if path.is_file():
+                found[(domain, method)] = path
+    return found

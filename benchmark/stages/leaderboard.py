@@ -1,0 +1,89 @@
+"""Stage leaderboard: every task's metric files summarised as mean ± std over seeds (never the best run) into
+results/leaderboard/{leaderboard.csv, leaderboard.md, index.html}, and each (task, domain, method) cell mirrored into
+MLflow (experiment "leaderboard", idempotently). Which cells belong to the run comes from params.yaml (the methods
+and seeds of each task); files of other profiles are ignored."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from benchmark import leaderboard as lb
+from benchmark import tracking
+from benchmark.cli import run
+from benchmark.params import load_section
+from klish import atomic
+
+PARAMS = ("base", "cluster", "evaluate_clustering", "make_dataset", "ufs")
+DOMAINS = ("face", "car", "animal")
+CLUSTERING = "clustering"
+UFS = "ufs"
+SUPERVISED = "supervised"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmark.stages.leaderboard", description=__doc__)
+    parser.add_argument("--evaluations", required=True, type=Path, help="results/evaluate_clustering")
+    parser.add_argument("--ufs", required=True, type=Path, help="results/ufs")
+    parser.add_argument("--datasets", required=True, type=Path, help="results/make_dataset (preview strips)")
+    parser.add_argument("--out", required=True, type=Path, help="folder for leaderboard.{csv,md} and index.html")
+    return parser
+
+
+def cells(args: argparse.Namespace) -> list[lb.Cell]:
+    """The metric files of the active params: clustering at each reported K, UFS per method and the upper bound."""
+    cluster, evaluation, ufs = load_section("cluster"), load_section("evaluate_clustering"), load_section("ufs")
+    out = []
+    clustering_metrics = {f"{m}_k{k}": (m, f"k{k}", True) for k in evaluation.report_k
+                          for m in ("ari_pseudo", "ami_pseudo", "miou_pseudo")}
+    ufs_metrics = {m: (m, None, True) for m in ("miou_real_fg", "miou_real", "miou_real_oracle_fg")}
+    for domain in DOMAINS:
+        for method in cluster.methods:
+            for seed in cluster.seeds:
+                out.append(lb.Cell(CLUSTERING, domain, method, f"s{seed}",
+                                   args.evaluations / domain / method / f"s{seed}" / "metrics.json",
+                                   clustering_metrics))
+        for method in ufs.methods:
+            for seed in ufs.seeds:
+                out.append(lb.Cell(UFS, domain, method, f"s{seed}",
+                                   args.ufs / domain / method / f"s{seed}" / "metrics.json", ufs_metrics))
+        out.append(lb.Cell(UFS, domain, SUPERVISED, "s0", args.ufs / domain / SUPERVISED / "metrics.json",
+                           {m: (m, None, True) for m in ("miou_real_fg", "miou_real")}))
+    return out
+
+
+def _main(args: argparse.Namespace) -> None:
+    base, ufs = load_section("base"), load_section("ufs")
+    summary = lb.summarise(lb.read_cells(cells(args)))
+    fractions = lb.fractions_of(summary, UFS, "miou_real_fg", SUPERVISED)
+    notes = {
+        CLUSTERING: "ARI, AMI and greedy-mapped mIoU of each clustering's extractor on fresh GAN samples, against the "
+                    "supervised parser's labels (the pseudo ground truth), at matched K.",
+        UFS: "Segmenters trained on synthetic GAN pairs, tested on the world's real test images. miou_real_fg: "
+             "foreground mIoU in the paper's convention, clusters mapped to classes on generated images (no real "
+             "label); miou_real_oracle_fg: the mapping found on the real test labels (an upper bound of the mapping "
+             "step); supervised: the same network trained on real masks.",
+    }
+    if not fractions.empty:
+        notes[UFS] += (" As a fraction of the supervised upper bound (miou_real_fg): " + "; ".join(
+            f"{method} " + ", ".join(f"{d} {v:.2f}" for d, v in row.items()) for method, row in fractions.iterrows())
+            + ".")
+    strips = lb.strips_for(args.datasets, DOMAINS, list(ufs.methods), f"s{ufs.seeds[0]}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    atomic.write_text(args.out / "leaderboard.csv", summary.round(6).to_csv(index=False))
+    atomic.write_text(args.out / "leaderboard.md", lb.markdown(summary, notes))
+    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes))
+    for (task, domain, method), block in summary.groupby(["task", "domain", "method"], sort=False):
+        metrics = {f"{m}_mean": v for m, v in zip(block["metric"], block["mean"])}
+        metrics.update({f"{m}_std": v for m, v in zip(block["metric"], block["std"])})
+        metrics["n_seeds"] = float(block["n_seeds"].min())
+        tracking.mirror_cell("leaderboard", f"{task} | {domain} | {method}", metrics,
+                             {"profile": base.profile, "task": task, "domain": domain, "method": method})
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run(_main, build_parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

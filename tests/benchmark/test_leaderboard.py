@@ -1,0 +1,98 @@
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from benchmark import leaderboard as lb
+from benchmark.stages import leaderboard
+from klish.errors import KlishError
+from klish.visualize import save_png
+
+DOMAINS = ("face", "car", "animal")
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch, repo):
+    raw = yaml.safe_load((repo / "profiles" / "quick.yaml").read_text())
+    raw["cluster"].update(methods=["klish", "kmeans"], seeds=[0, 1])
+    raw["evaluate_clustering"].update(report_k=[4, 8])
+    raw["ufs"].update(methods=["klish", "kmeans"], seeds=[0])
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    values = {}
+    for d in DOMAINS:
+        for m in ("klish", "kmeans"):
+            for s in (0, 1):
+                ari = {"k4": float(rng.random()), "k8": float(rng.random())}
+                values[(d, m, s)] = ari
+                _write(tmp_path / f"r/ev/{d}/{m}/s{s}/metrics.json",
+                       {"ari_pseudo": ari, "ami_pseudo": ari, "miou_pseudo": ari, "wall_seconds": 1.0})
+            _write(tmp_path / f"r/ufs/{d}/{m}/s0/metrics.json",
+                   {"miou_real_fg": 0.3 if m == "klish" else 0.2, "miou_real": 0.5, "miou_real_oracle_fg": 0.4})
+            save_png(tmp_path / f"r/ds/{d}/{m}/s0/preview.png", np.zeros((8, 24, 3), np.uint8))
+        _write(tmp_path / f"r/ufs/{d}/supervised/metrics.json", {"miou_real_fg": 0.6, "miou_real": 0.7})
+    return tmp_path, values
+
+
+def _write(path, data):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data))
+
+
+ARGS = ["--evaluations", "r/ev", "--ufs", "r/ufs", "--datasets", "r/ds", "--out", "r/lb"]
+
+
+def test_leaderboard_outputs(workdir, isolated_mlflow):
+    root, values = workdir
+    assert leaderboard.main(ARGS) == 0
+    csv = pd.read_csv(root / "r/lb/leaderboard.csv")
+    assert list(csv.columns) == lb.COLUMNS
+    assert np.isfinite(csv[["mean", "std"]].to_numpy()).all()
+    # the mean and std over seeds, never the best seed
+    row = csv[(csv.task == "clustering") & (csv.domain == "car") & (csv.method == "kmeans")
+              & (csv.metric == "ari_pseudo_k8")].iloc[0]
+    seeds = [values[("car", "kmeans", s)]["k8"] for s in (0, 1)]
+    assert row["mean"] == pytest.approx(np.mean(seeds), abs=1e-6)
+    assert row["std"] == pytest.approx(np.std(seeds, ddof=1), abs=1e-6) and row["n_seeds"] == 2
+    sup = csv[(csv.task == "ufs") & (csv.method == "supervised")]
+    assert set(sup.domain) == set(DOMAINS) and (sup.n_seeds == 1).all()
+    md = (root / "r/lb/leaderboard.md").read_text()
+    assert "## ufs" in md and "**0.600 ± 0.000**" in md  # best in bold
+    assert "klish face 0.50" in md  # UFS as a fraction of the supervised upper bound
+    page = (root / "r/lb/index.html").read_text()
+    assert not re.search(r"(src|href)=['\"]?(http|//)", page)  # self-contained
+    assert page.count("data:image/png;base64,") >= 6 + 2 * 3  # bar charts and one strip per domain and method
+
+    # every cell mirrored into MLflow; running again changes nothing
+    client = MlflowClient(tracking_uri=isolated_mlflow)
+    exp = client.get_experiment_by_name("leaderboard")
+    runs = client.search_runs([exp.experiment_id])
+    assert len(runs) == len(csv.groupby(["task", "domain", "method"]))
+    ids = {r.info.run_id for r in runs}
+    assert leaderboard.main(ARGS) == 0
+    assert {r.info.run_id for r in client.search_runs([exp.experiment_id])} == ids
+    one = next(r for r in runs if r.data.tags["leaderboard_cell"] == "ufs | face | supervised")
+    assert one.data.metrics["miou_real_fg_mean"] == pytest.approx(0.6)
+
+
+def test_missing_or_broken_metric_file(workdir, capsys):
+    root, _ = workdir
+    (root / "r/ufs/car/kmeans/s0/metrics.json").unlink()
+    assert leaderboard.main(ARGS) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: r/ufs/car/kmeans/s0/metrics.json: metrics missing") and "\n" not in err
+    _write(root / "r/ufs/car/kmeans/s0/metrics.json", {"miou_real_fg": float("nan"), "miou_real": 0.1,
+                                                      "miou_real_oracle_fg": 0.1})
+    assert leaderboard.main(ARGS) == 2
+    assert "miou_real_fg is missing or not a finite number" in capsys.readouterr().err
+    assert not (root / "r/lb").exists()
+
+
+def test_read_cells_needs_a_file():
+    with pytest.raises(KlishError, match="no metric file"):
+        lb.read_cells([])
