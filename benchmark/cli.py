@@ -19,14 +19,15 @@ def setup_logging() -> None:
 
 
 def stage_parser(name: str, description: str | None, paths: dict[str, str],
-                 methods: tuple[str, ...] | None = None) -> argparse.ArgumentParser:
+                 methods: tuple[str, ...] | None = None, per_seed: bool = True) -> argparse.ArgumentParser:
     """The command line of stage `name`: `--domain` plus one required path option per entry of `paths` (help text);
-    with `methods`, also the `--method` and `--seed` (index into params' seeds) of a clustering cell."""
+    with `methods`, also the `--method` and (when `per_seed`) the `--seed` (index into params' seeds) of a cell."""
     parser = argparse.ArgumentParser(prog=f"python -m benchmark.stages.{name}", description=description)
     parser.add_argument("--domain", required=True, help="world domain: face, car or animal")
     if methods:
         parser.add_argument("--method", required=True, choices=methods, help="clustering method")
-        parser.add_argument("--seed", required=True, type=int, help="seed index into cluster.seeds")
+        if per_seed:
+            parser.add_argument("--seed", required=True, type=int, help="seed index into the section's seeds")
     for option, help_text in paths.items():
         parser.add_argument(f"--{option}", required=True, type=Path, help=help_text)
     return parser

@@ -27,7 +27,8 @@ DOMAINS = ("face", "car", "animal")
 @dataclass(frozen=True)
 class Cell:
     """Where one (task, domain, method, seed) metric file is, and which of its entries are leaderboard metrics:
-    `metrics` maps a leaderboard name to (key in the file, sub-key or None, higher_is_better)."""
+    `metrics` maps a leaderboard name to (key in the file, sub-key or None, higher_is_better); `entry`, if set, is
+    the file's top-level key that holds this cell (files with one entry per seed)."""
 
     task: str
     domain: str
@@ -35,6 +36,7 @@ class Cell:
     seed: str
     path: Path
     metrics: dict[str, tuple[str, str | None, bool]]
+    entry: str | None = None
 
 
 def read_cells(cells: Iterable[Cell]) -> pd.DataFrame:
@@ -48,6 +50,11 @@ def read_cells(cells: Iterable[Cell]) -> pd.DataFrame:
             data = json.loads(cell.path.read_text())
         except json.JSONDecodeError as exc:
             raise KlishError(f"{cell.path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        if cell.entry is not None:
+            if not isinstance(data.get(cell.entry), dict):
+                raise KlishError(f"{cell.path}: no entry {cell.entry!r} (run the {cell.task} stage for "
+                                 f"{cell.domain}/{cell.method})")
+            data = data[cell.entry]
         for name, (key, sub, higher) in cell.metrics.items():
             value = data.get(key)
             if sub is not None:

@@ -58,8 +58,9 @@ def test_every_stage_produced_its_outputs(pipeline):
         assert json.loads((work / "results/train_parser" / domain / "metrics.json").read_text())["miou_real"] >= 0
         for method in ("klish", "kmeans", "ahc_ward"):
             assert (work / "results/cluster" / domain / method / "s0/masks.png").is_file()
-            evaluation = json.loads((work / "results/evaluate_clustering" / domain / method / "s0/metrics.json")
-                                    .read_text())
+            evaluation = json.loads((work / "results/evaluate_clustering" / domain / f"{method}.json")
+                                    .read_text())["s0"]
+            assert (work / "results/evaluate_clustering" / domain / method / "s0/curves.csv").is_file()
             assert set(evaluation["ari_pseudo"]) == {"k8", "k16"} and evaluation["n_samples"] == 16
             card = json.loads((work / "datasets/synthetic" / domain / method / "s0/manifest.json").read_text())
             assert card["n_clusters"] == 8 and card["splits"]["train"]["n"] == 64

@@ -1,15 +1,19 @@
-"""Stage cluster: cluster the pixels of one domain's feature store with one method (KLiSH or a baseline) and one
-seed, and write a linear semantic extractor per K (artifacts/cluster/<domain>/<method>/s<seed>/extractors.safetensors),
-the method's model summary (KLiSH: the merge history; baselines: their K values), the pixel labels at
-`cluster.preview_k`, and a mask grid of a few samples."""
+"""Stage cluster: cluster the pixels of one domain's feature store with one method (KLiSH or a baseline), once per
+seed of `cluster.seeds`, and write per seed a linear semantic extractor per K
+(artifacts/cluster/<domain>/<method>/s<seed>/extractors.safetensors), the method's model summary (KLiSH: the merge
+history; baselines: their K values), the pixel labels at `cluster.preview_k`, and a mask grid of a few samples.
+The seeds share one process (one feature load, one start-up): per-stage start-up is a large part of a CPU run.
+Metrics of every seed go to one JSON ({"s0": {...}, ...}); each seed is its own MLflow run."""
 
 from __future__ import annotations
 
 import argparse
 import csv
 import io
+import logging
 import resource
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,11 +33,15 @@ PARAMS = ("base", "cluster")
 SEED_OFFSET = 300
 PREVIEW = 8
 
+logger = logging.getLogger(__name__)
+
 
 def build_parser() -> argparse.ArgumentParser:
     return stage_parser("cluster", __doc__, {
-        "features": "feature store folder", "out": "folder for extractors.safetensors, model.json, labels.npy",
-        "results": "folder for metrics.json, masks.png (and KLiSH's merges.csv)"}, CLUSTER_METHODS)
+        "features": "feature store folder",
+        "out": "folder for s<seed>/ with extractors.safetensors, model.json, labels.npy",
+        "results": "folder for s<seed>/ with masks.png (and KLiSH's merges.csv)",
+        "metrics": "metrics JSON of every seed"}, CLUSTER_METHODS, per_seed=False)
 
 
 def build_method(method: str, p: ClusterParams, seed: int, verbose: int = 1) -> Any:
@@ -86,59 +94,81 @@ def mask_grid(images: np.ndarray, masks_by_k: dict[int, np.ndarray]) -> np.ndarr
     return np.concatenate(rows)
 
 
-def _main(args: argparse.Namespace) -> None:
-    get_domain(args.domain)
-    base, p = load_section("base"), load_section("cluster")
-    if args.method not in p.methods:
-        raise ConfigError(f"params.yaml: method {args.method!r} is not in cluster.methods {p.methods}")
-    if args.seed not in p.seeds:
-        raise ConfigError(f"params.yaml: seed index {args.seed} is not in cluster.seeds {p.seeds}")
-    seed = base.seed + SEED_OFFSET + args.seed
-    store = FeatureStore(args.features)
-    n, size = len(store), store.features.shape[1]
-    X = np.asarray(store.features, dtype=np.float32).reshape(-1, store.features.shape[-1])  # [N*S*S, C], one copy
-    model = build_method(args.method, p, seed)
+def fit_seed(X: np.ndarray, method: str, p: ClusterParams, seed: int) -> tuple[Any, float]:
+    """Fit `method` on pixel features X with one seed: the model and its fit time in seconds."""
+    model = build_method(method, p, seed)
     start = time.perf_counter()
     model.fit(X)
-    fit_seconds = time.perf_counter() - start
+    return model, time.perf_counter() - start
+
+
+def write_seed(model: Any, info: dict[str, Any], out: Path, results: Path, store: FeatureStore,
+               preview_k: int) -> dict[int, Any]:
+    """Write one seed's extractors, model summary, labels, mask grid and merge curve: its extractors by K."""
+    n, size = len(store), store.features.shape[1]
     extractors = {k: model.extractor(k) for k in model.k_values_ if k >= 2}
-    summary = model_summary(model, args.method)
-    info = {"method": args.method, "seed": seed, "domain": args.domain, "features": str(args.features),
-            "generator_sha256": store.manifest.get("generator", {}).get("sha256")}
-    with atomic.atomic_directory(args.out) as tmp:
-        save_extractors(tmp / "extractors.safetensors", extractors, info)
-        atomic.write_json(tmp / "model.json", {**info, **summary})
-        np.save(tmp / "labels.npy", model.labels_.reshape(n, size, size).astype(np.int16))
-    args.results.mkdir(parents=True, exist_ok=True)
+    summary = model_summary(model, info["method"])
+    out.mkdir(parents=True)
+    save_extractors(out / "extractors.safetensors", extractors, info)
+    atomic.write_json(out / "model.json", {**info, **summary})
+    np.save(out / "labels.npy", model.labels_.reshape(n, size, size).astype(np.int16))
+    results.mkdir(parents=True)
     preview_feats = np.asarray(store.features[:PREVIEW], dtype=np.float32)
-    shown = sorted({k for k in (p.preview_k // 2, p.preview_k, 2 * p.preview_k) if k in extractors})
+    shown = sorted({k for k in (preview_k // 2, preview_k, 2 * preview_k) if k in extractors})
     images = np.asarray(store.images[:PREVIEW])
     masks = {k: extractors[k].predict(preview_feats) for k in shown}
     if images.shape[1] != size:  # masks at the image resolution
         factor = images.shape[1] // size
         masks = {k: m.repeat(factor, axis=1).repeat(factor, axis=2) for k, m in masks.items()}
-    save_png(args.results / "masks.png", mask_grid(images, masks))
+    save_png(results / "masks.png", mask_grid(images, masks))
     if summary.get("merges"):
-        atomic.write_text(args.results / "merges.csv", merges_csv(summary))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    metrics = {"fit_seconds": round(fit_seconds, 2), "peak_rss_megabytes": round(peak_mb, 1), "seed": seed,
-               "n_pixels": int(X.shape[0]), "n_features": int(X.shape[1]),
-               "n_k_values": len(extractors), "k_max": max(extractors)}
-    if "n_iter" in summary:
-        metrics["n_iter"] = summary["n_iter"]
-    atomic.write_json(args.results / "metrics.json", metrics)
-    with tracking.stage_run("cluster", dvc_stage=f"cluster@{args.domain}-{args.method}-{args.seed}",
-                            params_md5=params_md5(base, p, domain=args.domain, method=args.method, seed=args.seed),
+        atomic.write_text(results / "merges.csv", merges_csv(summary))
+    return extractors
+
+
+def _main(args: argparse.Namespace) -> None:
+    get_domain(args.domain)
+    base, p = load_section("base"), load_section("cluster")
+    if args.method not in p.methods:
+        raise ConfigError(f"params.yaml: method {args.method!r} is not in cluster.methods {p.methods}")
+    store = FeatureStore(args.features)
+    X = np.asarray(store.features, dtype=np.float32).reshape(-1, store.features.shape[-1])  # [N*S*S, C], one copy
+    all_metrics: dict[str, dict[str, Any]] = {}
+    with atomic.atomic_directory(args.out) as out, atomic.atomic_directory(args.results) as results:
+        for index in p.seeds:
+            seed = base.seed + SEED_OFFSET + index
+            logger.info("%s/%s: seed index %d (seed %d) of %s", args.domain, args.method, index, seed, p.seeds)
+            model, fit_seconds = fit_seed(X, args.method, p, seed)
+            info = {"method": args.method, "seed": seed, "domain": args.domain, "features": str(args.features),
+                    "generator_sha256": store.manifest.get("generator", {}).get("sha256")}
+            extractors = write_seed(model, info, out / f"s{index}", results / f"s{index}", store, p.preview_k)
+            peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            metrics = {"fit_seconds": round(fit_seconds, 2), "peak_rss_megabytes": round(peak_mb, 1), "seed": seed,
+                       "n_pixels": int(X.shape[0]), "n_features": int(X.shape[1]),
+                       "n_k_values": len(extractors), "k_max": max(extractors)}
+            if isinstance(model, KLiSH):
+                metrics["n_iter"] = model.n_iter_
+            all_metrics[f"s{index}"] = metrics
+            log_seed_run(args, base, p, index, metrics, model, results / f"s{index}" / "masks.png")
+        atomic.write_json(args.metrics, all_metrics)
+
+
+def log_seed_run(args: argparse.Namespace, base: Any, p: ClusterParams, index: int, metrics: dict[str, Any],
+                 model: Any, masks_png: Path) -> None:
+    """One MLflow run per seed: its metrics, KLiSH's merging curve as stepped metrics, and the mask grid."""
+    with tracking.stage_run("cluster", dvc_stage=f"cluster@{args.domain}-{args.method}",
+                            params_md5=params_md5(base, p, domain=args.domain, method=args.method, seed=index),
                             params={"base": vars(base), "cluster": vars(p), "domain": args.domain,
-                                    "method": args.method, "seed_index": args.seed},
+                                    "method": args.method, "seed_index": index},
                             tags={"profile": base.profile, "domain": args.domain, "method": args.method,
-                                  "seed": seed}) as mlrun:
+                                  "seed": metrics["seed"]}) as mlrun:
         mlrun.log_metrics({k: v for k, v in metrics.items() if isinstance(v, (int, float))})
-        if summary.get("merges"):
-            for m in summary["merges"]:
-                mlrun.log_metrics({"delete_metric": m["delete_metric"], "merge_metric": m["merge_metric"]},
-                                  step=m["k"])
-        mlrun.log_artifact(args.results / "masks.png")
+        if isinstance(model, KLiSH):
+            for r in model.merge_history_:
+                if r["merged"] is not None:
+                    mlrun.log_metrics({"delete_metric": r["delete_metric"], "merge_metric": r["merge_metric"]},
+                                      step=r["n_clusters"])
+        mlrun.log_artifact(masks_png)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,32 +22,35 @@ METRICS = ("ari_pseudo", "ami_pseudo", "miou_pseudo")
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark.stages.clustering_table", description=__doc__)
     parser.add_argument("--evaluations", required=True, type=Path,
-                        help="results/evaluate_clustering (<domain>/<method>/s<seed>/metrics.json)")
+                        help="results/evaluate_clustering (<domain>/<method>.json)")
     parser.add_argument("--out", required=True, type=Path, help="folder for table.csv and table.md")
     return parser
 
 
 def collect(root: Path, methods: list[str], seeds: list[int]) -> pd.DataFrame:
-    """One row per (domain, method, seed, K, metric) from the evaluation metric files under `root`, for the given
-    methods and seed indices only (a missing cell is an error)."""
+    """One row per (domain, method, seed, K, metric) from the evaluation metric files under `root`
+    (<domain>/<method>.json, one entry per seed), for the given methods and seed indices only (a missing cell is an
+    error)."""
     rows = []
-    paths = sorted(root.glob("*/*/s*/metrics.json"))
-    domains = sorted({path.parts[-4] for path in paths})
-    for domain, method, seed in ((d, m, f"s{s}") for d in domains for m in methods for s in seeds):
-        path = root / domain / method / seed / "metrics.json"
+    domains = sorted({path.parent.name for path in root.glob("*/*.json")})
+    for domain, method in ((d, m) for d in domains for m in methods):
+        path = root / domain / f"{method}.json"
         if not path.is_file():
-            raise KlishError(f"{path}: evaluation missing (run evaluate_clustering for {domain}/{method}/{seed})")
+            raise KlishError(f"{path}: evaluation missing (run evaluate_clustering for {domain}/{method})")
         try:
-            data = json.loads(path.read_text())
+            by_seed = json.loads(path.read_text())
         except json.JSONDecodeError as exc:
             raise KlishError(f"{path}: not valid JSON ({exc.msg})") from None
-        for metric in METRICS:
-            for key, value in data.get(metric, {}).items():
-                rows.append({"domain": domain, "method": method, "seed": seed, "k": int(key[1:]), "metric": metric,
-                             "value": value, "parser_miou_real": data.get("parser_miou_real")})
+        for seed in (f"s{s}" for s in seeds):
+            if seed not in by_seed:
+                raise KlishError(f"{path}: no entry for seed {seed} (run evaluate_clustering for {domain}/{method})")
+            data = by_seed[seed]
+            for metric in METRICS:
+                for key, value in data.get(metric, {}).items():
+                    rows.append({"domain": domain, "method": method, "seed": seed, "k": int(key[1:]),
+                                 "metric": metric, "value": value, "parser_miou_real": data.get("parser_miou_real")})
     if not rows:
-        raise KlishError(f"{root}: no <domain>/<method>/s<seed>/metrics.json evaluation files (run "
-                         f"evaluate_clustering first)")
+        raise KlishError(f"{root}: no <domain>/<method>.json evaluation files (run evaluate_clustering first)")
     return pd.DataFrame(rows)
 
 

@@ -1,8 +1,9 @@
-"""Stage evaluate_clustering: score one clustering (domain, method, seed) on the domain's evaluation samples against
-the parser's pseudo ground truth (spec section 4.2): for every K, the pooled contingency table gives ARI, AMI and
-NMI, and the per-image tables give mIoU under the greedy many-to-one cluster -> class mapping. Metric names end in
-`_pseudo` because the parser, not an exact mask, is the ground truth; its own accuracy on real images is reported
-beside them (`parser_miou_real`)."""
+"""Stage evaluate_clustering: score the clusterings of one (domain, method), every seed the cluster stage wrote, on
+the domain's evaluation samples against the parser's pseudo ground truth (spec section 4.2): for every K, the pooled
+contingency table gives ARI, AMI and NMI, and the per-image tables give mIoU under the greedy many-to-one cluster ->
+class mapping. Metric names end in `_pseudo` because the parser, not an exact mask, is the ground truth; its own
+accuracy on real images is reported beside them (`parser_miou_real`). Per seed: `s<seed>/curves.csv` (every K);
+one metrics JSON for all seeds ({"s0": {...}, ...}); one MLflow run per seed."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import csv
 import io
 import json
 import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +33,18 @@ COLUMNS = ("k", "ari_pseudo", "ami_pseudo", "nmi_pseudo", "miou_pseudo")
 
 def build_parser() -> argparse.ArgumentParser:
     return stage_parser("evaluate_clustering", __doc__, {
-        "eval": "evaluation samples folder (features/ + pseudo_gt.npy)", "clustering": "cluster stage output folder",
-        "results": "folder for metrics.json and curves.csv"}, CLUSTER_METHODS)
+        "eval": "evaluation samples folder (features/ + pseudo_gt.npy)",
+        "clustering": "cluster stage output folder (one s<seed>/ per seed)",
+        "results": "folder for s<seed>/curves.csv", "metrics": "metrics JSON of every seed"},
+        CLUSTER_METHODS, per_seed=False)
+
+
+def seed_folders(clustering: Path) -> list[Path]:
+    """The s<index> folders of a cluster stage output, by index; none is an error naming the folder."""
+    folders = [f for f in clustering.glob("s*") if f.is_dir() and f.name[1:].isdigit()] if clustering.is_dir() else []
+    if not folders:
+        raise KlishError(f"{clustering}: no s<seed> clustering folders (run the cluster stage first)")
+    return sorted(folders, key=lambda f: int(f.name[1:]))
 
 
 def evaluate(extractors: dict[int, LinearExtractor], features: np.ndarray, truth: np.ndarray, n_classes: int,
@@ -68,32 +81,44 @@ def _main(args: argparse.Namespace) -> None:
         raise KlishError(f"{gt_path}: pseudo ground truth not found (run sample_eval first)")
     truth = np.load(gt_path, allow_pickle=False)
     parser_info = json.loads((args.eval / "info.json").read_text())["parser"]
-    extractors = load_extractors(args.clustering / "extractors.safetensors")
-    model_info = json.loads((args.clustering / "model.json").read_text())
-    start = time.perf_counter()
-    rows = evaluate(extractors, np.asarray(store.features), truth, len(domain.classes), p.k_max)
-    if not rows:
-        raise KlishError(f"{args.clustering}: no K in 2..{p.k_max} to evaluate")
-    seconds = time.perf_counter() - start
-    by_k = {row["k"]: row for row in rows}
-    metrics: dict = {name: {f"k{k}": round(by_k[k][name], 6) for k in p.report_k if k in by_k}
-                     for name in COLUMNS[1:]}
-    metrics.update({"seed": model_info["seed"], "n_samples": len(truth), "k_evaluated": [r["k"] for r in rows],
-                    "parser_miou_real": parser_info["miou_real"],
-                    "eval_seconds": round(seconds, 2)})
-    args.results.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(args.results / "curves.csv", curves_csv(rows))
-    atomic.write_json(args.results / "metrics.json", metrics)
-    with tracking.stage_run("evaluate_clustering", dvc_stage=f"evaluate_clustering@{args.domain}-{args.method}-"
-                                                            f"{args.seed}",
-                            params_md5=params_md5(base, p, domain=args.domain, method=args.method, seed=args.seed),
+    folders = seed_folders(args.clustering)
+    features = np.asarray(store.features, dtype=np.float32)  # converted once, not once per K and seed
+    all_metrics: dict[str, dict] = {}
+    with atomic.atomic_directory(args.results) as results:
+        for folder in folders:
+            extractors = load_extractors(folder / "extractors.safetensors")
+            model_info = json.loads((folder / "model.json").read_text())
+            start = time.perf_counter()
+            rows = evaluate(extractors, features, truth, len(domain.classes), p.k_max)
+            if not rows:
+                raise KlishError(f"{folder}: no K in 2..{p.k_max} to evaluate")
+            seconds = time.perf_counter() - start
+            by_k = {row["k"]: row for row in rows}
+            metrics: dict = {name: {f"k{k}": round(by_k[k][name], 6) for k in p.report_k if k in by_k}
+                             for name in COLUMNS[1:]}
+            metrics.update({"seed": model_info["seed"], "n_samples": len(truth),
+                            "k_evaluated": [r["k"] for r in rows], "parser_miou_real": parser_info["miou_real"],
+                            "eval_seconds": round(seconds, 2)})
+            all_metrics[folder.name] = metrics
+            (results / folder.name).mkdir()
+            atomic.write_text(results / folder.name / "curves.csv", curves_csv(rows))
+            log_seed_run(args, base, p, int(folder.name[1:]), model_info["seed"], rows,
+                         results / folder.name / "curves.csv")
+        atomic.write_json(args.metrics, all_metrics)
+
+
+def log_seed_run(args: argparse.Namespace, base: Any, p: Any, index: int, seed: int, rows: list[dict[str, float]],
+                 curves: Path) -> None:
+    """One MLflow run per seed: every score as a metric stepped by K, and the curves as an artifact."""
+    with tracking.stage_run("evaluate_clustering", dvc_stage=f"evaluate_clustering@{args.domain}-{args.method}",
+                            params_md5=params_md5(base, p, domain=args.domain, method=args.method, seed=index),
                             params={"base": vars(base), "evaluate_clustering": vars(p), "domain": args.domain,
-                                    "method": args.method, "seed_index": args.seed},
+                                    "method": args.method, "seed_index": index},
                             tags={"profile": base.profile, "domain": args.domain, "method": args.method,
-                                  "seed": model_info["seed"]}) as mlrun:
+                                  "seed": seed}) as mlrun:
         for row in rows:
             mlrun.log_metrics({c: row[c] for c in COLUMNS[1:]}, step=row["k"])
-        mlrun.log_artifact(args.results / "curves.csv")
+        mlrun.log_artifact(curves)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -40,9 +40,8 @@ def cells(args: argparse.Namespace) -> list[lb.Cell]:
     for domain in DOMAINS:
         for method in cluster.methods:
             for seed in cluster.seeds:
-                out.append(lb.Cell(CLUSTERING, domain, method, f"s{seed}",
-                                   args.evaluations / domain / method / f"s{seed}" / "metrics.json",
-                                   clustering_metrics))
+                out.append(lb.Cell(CLUSTERING, domain, method, f"s{seed}", args.evaluations / domain / f"{method}.json",
+                                   clustering_metrics, entry=f"s{seed}"))
         for method in ufs.methods:
             for seed in ufs.seeds:
                 out.append(lb.Cell(UFS, domain, method, f"s{seed}",

@@ -1,5 +1,6 @@
 """Stage ufs_supervised: the UFS upper bound. The same network, parameters and real test split as stage ufs, trained
-on the world's real train images with their true masks (classes, no mapping)."""
+on the world's real train images with their true masks (classes, no mapping): the first `make_dataset.n_samples` of
+them, as many pairs as a synthetic dataset has, so the bound differs from UFS in the labels only, not the budget."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from benchmark.stages.ufs import PREVIEW, SEED_OFFSET, check_params, fit, report
 from benchmark.tasks.segmenter import predict
 from benchmark.tasks.ufs import save_network, ufs_scores
 
-PARAMS = ("base", "ufs")
+PARAMS = ("base", "ufs", "make_dataset.n_samples")  # sections, or single keys
 METHOD = "supervised"
 
 
@@ -29,9 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
 def _main(args: argparse.Namespace) -> None:
     domain = get_domain(args.domain)
     classes = list(domain.classes)
-    base, p = load_section("base"), load_section("ufs")
-    images = shards.read_split(args.world, "train", "images")
-    masks = shards.read_split(args.world, "train", "masks", n_ids=len(classes))
+    base, p, n_pairs = load_section("base"), load_section("ufs"), load_section("make_dataset").n_samples
+    images = shards.read_split(args.world, "train", "images")[:n_pairs]
+    masks = shards.read_split(args.world, "train", "masks", n_ids=len(classes))[:n_pairs]
     test_images = shards.read_split(args.world, "test", "images")
     test_masks = shards.read_split(args.world, "test", "masks", n_ids=len(classes))
     check_params(base, p, images.shape[1])

@@ -5,7 +5,9 @@ Euclidean: argmin_k ||x - c_k|| = argmax_k (c_k . x - ||c_k||^2 / 2), so W = cen
 Arccos: K-means on unit-length pixel vectors, centroids re-normalised; argmax_k (c_k / ||c_k||) . x is the smallest
 angle and does not depend on the length of x, so the extractor applies to raw features with b = 0. scikit-learn
 does not re-normalise the centroids between Lloyd steps as the reference's spherical K-means does: a small, known
-difference. As in the reference, every K gets a fresh K-means with the same seed and `max_iter` Lloyd steps.
+difference. As in the reference, every K gets a fresh K-means with the same seed and `max_iter` Lloyd steps; since
+single-trial D² sampling draws one number per centre, the seeds for K are the first K of one sampling at the largest
+K, computed once.
 """
 
 from __future__ import annotations
@@ -35,17 +37,31 @@ def centroid_extractor(centroids: np.ndarray, metric: str = "euclidean") -> Line
     return LinearExtractor(c.astype(np.float32), (-0.5 * (c * c).sum(axis=1)).astype(np.float32))
 
 
-def fit_kmeans(X: np.ndarray, k: int, *, max_iter: int, random_state: Any, init: str = "k-means++") -> np.ndarray:
-    """scikit-learn K-means (one run, `max_iter` Lloyd steps): the centroids [k, D]. "k-means++" is the reference's
-    single-trial D² sampling (scikit-learn's default greedy variant tries 2 + log k candidates per centre)."""
-    rng = check_random_state(random_state)
+def plusplus_seeds(X: np.ndarray, k: int, random_state: Any) -> np.ndarray:
+    """The reference's single-trial D² sampling (scikit-learn's default greedy variant tries 2 + log k candidates
+    per centre): k initial centroids [k, D]. With the same seed, the first j of them are the seeds for K = j."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        seeds, _ = kmeans_plusplus(X, k, random_state=check_random_state(random_state), n_local_trials=1)
+    return seeds
+
+
+def lloyd(X: np.ndarray, seeds: np.ndarray, *, max_iter: int) -> np.ndarray:
+    """scikit-learn's Lloyd iterations from `seeds` [k, D]: at most `max_iter` steps, stopping early only when no
+    label changes (tol = 0, as the reference's fixed step count; it also skips a full variance pass over X)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)  # fewer distinct points than k: some centroids repeat
-        seeds: Any = init
-        if init == "k-means++":
-            seeds, _ = kmeans_plusplus(X, k, random_state=rng, n_local_trials=1)
-        model = KMeans(n_clusters=k, init=seeds, n_init=1, max_iter=max_iter, random_state=rng)
+        model = KMeans(n_clusters=len(seeds), init=seeds, n_init=1, max_iter=max_iter, tol=0.0)
         return model.fit(X).cluster_centers_
+
+
+def fit_kmeans(X: np.ndarray, k: int, *, max_iter: int, random_state: Any, init: str = "k-means++") -> np.ndarray:
+    """One K-means (`max_iter` Lloyd steps) from single-trial k-means++ seeds ("k-means++") or "random" rows:
+    the centroids [k, D]."""
+    if init == "k-means++":
+        return lloyd(X, plusplus_seeds(X, k, random_state), max_iter=max_iter)
+    rng = check_random_state(random_state)
+    return lloyd(X, X[np.sort(rng.choice(len(X), size=k, replace=False))], max_iter=max_iter)
 
 
 class KMeansExtractor(MultiKExtractorMixin, ClusterMixin, BaseEstimator):
@@ -75,8 +91,9 @@ class KMeansExtractor(MultiKExtractorMixin, ClusterMixin, BaseEstimator):
         data = normalize(X) if self.metric == "arccos" else X
         self.centroids_: dict[int, np.ndarray] = {}
         self.extractors_ = {}
+        seeds = plusplus_seeds(data, max(ks), self.random_state)  # one D² pass: every K takes its prefix
         for k in ks:
-            centroids = fit_kmeans(data, k, max_iter=self.max_iter, random_state=self.random_state)
+            centroids = lloyd(data, seeds[:k], max_iter=self.max_iter)
             self.centroids_[k] = centroids.astype(np.float32)
             self.extractors_[k] = centroid_extractor(centroids, self.metric)
         self.n_clusters_ = int(self.n_clusters)

@@ -27,11 +27,12 @@ def workdir(tmp_path, monkeypatch, repo):
     values = {}
     for d in DOMAINS:
         for m in ("klish", "kmeans"):
+            by_seed = {}
             for s in (0, 1):
                 ari = {"k4": float(rng.random()), "k8": float(rng.random())}
                 values[(d, m, s)] = ari
-                _write(tmp_path / f"r/ev/{d}/{m}/s{s}/metrics.json",
-                       {"ari_pseudo": ari, "ami_pseudo": ari, "miou_pseudo": ari, "wall_seconds": 1.0})
+                by_seed[f"s{s}"] = {"ari_pseudo": ari, "ami_pseudo": ari, "miou_pseudo": ari, "eval_seconds": 1.0}
+            _write(tmp_path / f"r/ev/{d}/{m}.json", by_seed)  # one file per (domain, method), an entry per seed
             _write(tmp_path / f"r/ufs/{d}/{m}/s0/metrics.json",
                    {"miou_real_fg": 0.3 if m == "klish" else 0.2, "miou_real": 0.5, "miou_real_oracle_fg": 0.4})
             save_png(tmp_path / f"r/ds/{d}/{m}/s0/preview.png", np.zeros((8, 24, 3), np.uint8))
@@ -91,6 +92,12 @@ def test_missing_or_broken_metric_file(workdir, capsys):
     assert leaderboard.main(ARGS) == 2
     assert "miou_real_fg is missing or not a finite number" in capsys.readouterr().err
     assert not (root / "r/lb").exists()
+    # a per-seed evaluation file without the entry of a seed in params.yaml
+    _write(root / "r/ufs/car/kmeans/s0/metrics.json", {"miou_real_fg": 0.2, "miou_real": 0.1,
+                                                      "miou_real_oracle_fg": 0.1})
+    _write(root / "r/ev/face/klish.json", {"s0": json.loads((root / "r/ev/face/klish.json").read_text())["s0"]})
+    assert leaderboard.main(ARGS) == 2
+    assert "r/ev/face/klish.json: no entry 's1'" in capsys.readouterr().err
 
 
 def test_read_cells_needs_a_file():

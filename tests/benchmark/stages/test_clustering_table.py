@@ -8,10 +8,13 @@ from benchmark.stages import clustering_table
 
 
 def _write(root, domain, method, seed, ari, miou):
-    path = root / domain / method / f"s{seed}" / "metrics.json"
-    path.parent.mkdir(parents=True)
-    path.write_text(json.dumps({"ari_pseudo": {"k8": ari}, "ami_pseudo": {"k8": 0.5}, "miou_pseudo": {"k8": miou},
-                                "parser_miou_real": 0.9}))
+    """Add seed's entry to the (domain, method) evaluation file, as evaluate_clustering writes it."""
+    path = root / domain / f"{method}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    by_seed = json.loads(path.read_text()) if path.is_file() else {}
+    by_seed[f"s{seed}"] = {"ari_pseudo": {"k8": ari}, "ami_pseudo": {"k8": 0.5}, "miou_pseudo": {"k8": miou},
+                           "parser_miou_real": 0.9}
+    path.write_text(json.dumps(by_seed))
 
 
 @pytest.fixture
@@ -42,8 +45,12 @@ def test_means_and_stds_over_seeds(tmp_path, params, capsys):
 
 def test_missing_cells_are_a_one_line_error(tmp_path, params, capsys):
     assert clustering_table.main(["--evaluations", str(tmp_path), "--out", str(tmp_path / "out")]) == 2
-    assert "no <domain>/<method>/s<seed>/metrics.json evaluation files" in capsys.readouterr().err
+    assert "no <domain>/<method>.json evaluation files" in capsys.readouterr().err
     _write(tmp_path / "eval", "face", "klish", 0, 0.1, 0.4)
     assert clustering_table.main(["--evaluations", str(tmp_path / "eval"), "--out", str(tmp_path / "out")]) == 2
-    assert "face/klish/s1/metrics.json: evaluation missing" in capsys.readouterr().err
+    assert "face/klish.json: no entry for seed s1" in capsys.readouterr().err
+    (tmp_path / "eval/face/klish.json").unlink()
+    _write(tmp_path / "eval", "face", "kmeans", 0, 0.1, 0.4)
+    assert clustering_table.main(["--evaluations", str(tmp_path / "eval"), "--out", str(tmp_path / "out")]) == 2
+    assert "face/klish.json: evaluation missing" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()

@@ -30,7 +30,7 @@ def workdir(tmp_path, monkeypatch, repo):
     raw["train_gan"].update(steps=2, batch_size=8, width=4, bn_batches=1, log_every=1, grid_size=4)
     raw["extract_features"].update(n_samples=3, batch_size=2)
     raw["train_parser"].update(width=4, depth=2, epochs=1, batch_size=8)
-    raw["cluster"].update(n_init_clusters=10, k_values=[3, 4], preview_k=4, ahc_subsample=200,
+    raw["cluster"].update(n_init_clusters=10, k_values=[3, 4], preview_k=4, ahc_subsample=200, seeds=[0, 1],
                           methods=["klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"])
     raw["eval_samples"].update(n_samples=4, batch_size=3)
     raw["evaluate_clustering"].update(k_max=6, report_k=[3, 4])
@@ -107,23 +107,29 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
                              "--parser", "p/parser.safetensors", "--out", "e", "--results", "r/e"]) == 0
     assert np.load(workdir / "e/pseudo_gt.npy").shape == (4, 32, 32)
     for method in ("klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"):
-        assert cluster.main(["--domain", "face", "--method", method, "--seed", "0", "--features", "f",
-                             "--out", f"c/{method}", "--results", f"r/c/{method}"]) == 0
-        extractors = load_extractors(workdir / f"c/{method}/extractors.safetensors")
-        assert {3, 4} <= set(extractors)
-        assert (workdir / f"r/c/{method}/masks.png").is_file()
-        assert evaluate_clustering.main(["--domain", "face", "--method", method, "--seed", "0", "--eval", "e",
-                                         "--clustering", f"c/{method}", "--results", f"r/ev/{method}"]) == 0
-        metrics = json.loads((workdir / f"r/ev/{method}/metrics.json").read_text())
-        assert set(metrics["miou_pseudo"]) == {"k3", "k4"} and -1 <= metrics["ari_pseudo"]["k3"] <= 1
-    history = json.loads((workdir / "c/klish/model.json").read_text())["merges"]
+        # one stage fits every seed of cluster.seeds; evaluate_clustering scores every seed it finds
+        assert cluster.main(["--domain", "face", "--method", method, "--features", "f", "--out", f"c/{method}",
+                             "--results", f"r/c/{method}", "--metrics", f"r/c/{method}.json"]) == 0
+        fits = json.loads((workdir / f"r/c/{method}.json").read_text())
+        assert set(fits) == {"s0", "s1"} and fits["s0"]["seed"] + 1 == fits["s1"]["seed"]
+        for seed in ("s0", "s1"):
+            assert {3, 4} <= set(load_extractors(workdir / f"c/{method}/{seed}/extractors.safetensors"))
+            assert (workdir / f"r/c/{method}/{seed}/masks.png").is_file()
+        assert evaluate_clustering.main(["--domain", "face", "--method", method, "--eval", "e", "--clustering",
+                                         f"c/{method}", "--results", f"r/ev/{method}",
+                                         "--metrics", f"r/ev/{method}.json"]) == 0
+        metrics = json.loads((workdir / f"r/ev/{method}.json").read_text())
+        assert set(metrics) == {"s0", "s1"} and metrics["s1"]["seed"] == fits["s1"]["seed"]
+        assert set(metrics["s0"]["miou_pseudo"]) == {"k3", "k4"} and -1 <= metrics["s0"]["ari_pseudo"]["k3"] <= 1
+        assert (workdir / f"r/ev/{method}/s1/curves.csv").read_text().startswith("k,ari_pseudo")
+    history = json.loads((workdir / "c/klish/s0/model.json").read_text())["merges"]
     assert [m["k"] for m in history] == list(range(10, 1, -1))
-    assert (workdir / "r/c/klish/merges.csv").read_text().startswith("k,delete_metric,merge_metric")
+    assert (workdir / "r/c/klish/s1/merges.csv").read_text().startswith("k,delete_metric,merge_metric")
     capsys.readouterr()
 
     for method in ("klish", "kmeans"):
         assert make_dataset.main(["--domain", "face", "--method", method, "--seed", "0", "--checkpoint",
-                                  "g/generator.safetensors", "--features", "f", "--clustering", f"c/{method}",
+                                  "g/generator.safetensors", "--features", "f", "--clustering", f"c/{method}/s0",
                                   "--out", f"d/{method}", "--results", f"r/d/{method}"]) == 0
         manifest = json.loads((workdir / f"d/{method}/manifest.json").read_text())
         assert manifest["n_clusters"] == 4 and manifest["splits"]["train"]["n"] == 5
@@ -177,35 +183,46 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     raw["make_dataset"]["select_k"]["face"] = 7
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
     rc = make_dataset.main(["--domain", "face", "--method", "kmeans", "--seed", "0", "--checkpoint",
-                            "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans",
+                            "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans/s0",
                             "--out", "d/x", "--results", "r/d/x"])
     assert rc == 2
-    _one_line_error(capsys, "c/kmeans/extractors.safetensors: K=7", "has K in [3, 4]")
+    _one_line_error(capsys, "c/kmeans/s0/extractors.safetensors: K=7", "has K in [3, 4]")
     assert not (workdir / "d/x").exists() and not (workdir / "r/d/x").exists()
 
     # a clustering fit on another generator's features: one line, nothing written
     raw["make_dataset"]["select_k"]["face"] = 4
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
-    model = json.loads((workdir / "c/kmeans/model.json").read_text())
-    (workdir / "c/kmeans/model.json").write_text(json.dumps({**model, "generator_sha256": "0" * 64}))
+    model = json.loads((workdir / "c/kmeans/s0/model.json").read_text())
+    (workdir / "c/kmeans/s0/model.json").write_text(json.dumps({**model, "generator_sha256": "0" * 64}))
     rc = make_dataset.main(["--domain", "face", "--method", "kmeans", "--seed", "0", "--checkpoint",
-                            "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans",
+                            "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans/s0",
                             "--out", "d/x", "--results", "r/d/x"])
     assert rc == 2
-    _one_line_error(capsys, "g/generator.safetensors: not the generator the clustering c/kmeans was fit on")
+    _one_line_error(capsys, "g/generator.safetensors: not the generator the clustering c/kmeans/s0 was fit on")
     assert not (workdir / "d/x").exists()
 
-    # a seed index that params.yaml does not list: one line, nothing written
-    rc = cluster.main(["--domain", "face", "--method", "kmeans", "--seed", "7", "--features", "f", "--out", "c/x",
-                       "--results", "r/c/x"])
+    # a method that params.yaml does not list: one line, nothing written
+    raw = yaml.safe_load((workdir / "params.yaml").read_text())
+    raw["cluster"]["methods"] = ["klish"]
+    (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
+    rc = cluster.main(["--domain", "face", "--method", "kmeans", "--features", "f", "--out", "c/y",
+                       "--results", "r/c/y", "--metrics", "r/c/y.json"])
     assert rc == 2
-    _one_line_error(capsys, "seed index 7 is not in cluster.seeds")
-    assert not (workdir / "c/x").exists()
+    _one_line_error(capsys, "method 'kmeans' is not in cluster.methods")
+    assert not (workdir / "c/y").exists() and not (workdir / "r/c/y.json").exists()
+
+    # a clustering folder without any s<seed> fit: one line naming it
+    (workdir / "c/empty").mkdir()
+    rc = evaluate_clustering.main(["--domain", "face", "--method", "kmeans", "--eval", "e", "--clustering",
+                                   "c/empty", "--results", "r/ev/e", "--metrics", "r/ev/e.json"])
+    assert rc == 2
+    _one_line_error(capsys, "c/empty: no s<seed> clustering folders")
+    assert not (workdir / "r/ev/e").exists() and not (workdir / "r/ev/e.json").exists()
 
     # evaluation samples without their pseudo ground truth
     (workdir / "e/pseudo_gt.npy").unlink()
-    rc = evaluate_clustering.main(["--domain", "face", "--method", "kmeans", "--seed", "0", "--eval", "e",
-                                   "--clustering", "c/kmeans", "--results", "r/ev/x"])
+    rc = evaluate_clustering.main(["--domain", "face", "--method", "kmeans", "--eval", "e",
+                                   "--clustering", "c/kmeans", "--results", "r/ev/x", "--metrics", "r/ev/x.json"])
     assert rc == 2
     _one_line_error(capsys, "pseudo_gt.npy: pseudo ground truth not found")
     assert not (workdir / "r/ev/x").exists()

@@ -18,6 +18,14 @@ def test_scores_match_scikit_learn_on_labels(seed):
     assert scores["nmi"] == pytest.approx(normalized_mutual_info_score(truth, pred), abs=1e-9)
 
 
+@pytest.mark.parametrize("truth, pred", [([0, 0, 0], [0, 0, 0]), ([0, 0, 0], [0, 1, 2]), ([0, 1, 1, 2], [1, 1, 1, 1]),
+                                         ([0, 1, 1, 2], [3, 0, 0, 3]), ([2, 2, 0, 0], [0, 0, 4, 4])])
+def test_nmi_from_table_matches_scikit_learn_edge_cases(truth, pred):
+    # trivial partitions, zero mutual information, and empty rows / columns in the table
+    table = contingency(np.array(truth), np.array(pred), 3, 5)
+    assert agreement_scores(table)["nmi"] == pytest.approx(normalized_mutual_info_score(truth, pred), abs=1e-12)
+
+
 def test_ari_hand_computed_and_edge_cases():
     # classes [0,0,1,1], clusters [0,0,0,1]: pairs agreeing in both = 1; rows 2, cols 3, total 6
     table = contingency(np.array([0, 0, 1, 1]), np.array([0, 0, 0, 1]), 2, 2)
