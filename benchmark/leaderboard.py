@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -81,8 +81,12 @@ def _domains(frame: pd.DataFrame) -> list[str]:
     return [d for d in DOMAINS if d in present] + [d for d in present if d not in DOMAINS]
 
 
-def wide_tables(summary: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
-    """Per (task, metric): (task, metric, cells "mean ± std" [methods x domains], is-best mask) in file order."""
+def wide_tables(summary: pd.DataFrame, references: Mapping[str, str] | None = None
+                ) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
+    """Per (task, metric): (task, metric, cells "mean ± std" [methods x domains], is-best mask) in file order.
+    `references` maps reference methods (floors, ceilings, upper bounds) to their role: they are labelled
+    "method (role)" and never marked best, which is a contest among the methods under test."""
+    references = dict(references or {})
     out = []
     for (task, metric), block in summary.groupby(["task", "metric"], sort=False):
         higher = bool(block["higher_is_better"].iloc[0])
@@ -90,19 +94,24 @@ def wide_tables(summary: pd.DataFrame) -> list[tuple[str, str, pd.DataFrame, pd.
         domains = _domains(block)
         means = block.pivot(index="method", columns="domain", values="mean").reindex(index=methods, columns=domains)
         stds = block.pivot(index="method", columns="domain", values="std").reindex(index=methods, columns=domains)
-        best = means.eq(means.max() if higher else means.min()) & means.notna()
+        contest = means.drop(index=[m for m in methods if m in references])
+        best = means.eq(contest.max() if higher else contest.min()) & means.notna()
+        best.loc[[m for m in methods if m in references]] = False
+        labels = [f"{m} ({references[m]})" if m in references else m for m in methods]
         cells = pd.DataFrame([[f"{means.at[m, d]:.3f} ± {stds.at[m, d]:.3f}" if pd.notna(means.at[m, d]) else "–"
-                               for d in domains] for m in methods], index=means.index, columns=means.columns)
+                               for d in domains] for m in methods], index=labels, columns=means.columns)
+        best.index = labels
         out.append((task, metric, cells, best))
     return out
 
 
-def markdown(summary: pd.DataFrame, notes: dict[str, str]) -> str:
+def markdown(summary: pd.DataFrame, notes: dict[str, str], references: Mapping[str, str] | None = None) -> str:
     """A section per task, a table per metric: rows methods, columns domains, mean ± std, best in bold."""
-    lines = ["# klish-bench leaderboard", "", "Mean ± std over seeds (never the best run); best per column in bold. "
-             "Generated from the DVC-tracked metric files by `python -m benchmark.stages.leaderboard`.", ""]
+    lines = ["# klish-bench leaderboard", "", "Mean ± std over seeds (never the best run); best per column in bold "
+             "(reference rows, labelled with their role in brackets, are never bold). Generated from the "
+             "DVC-tracked metric files by `python -m benchmark.stages.leaderboard`.", ""]
     current = None
-    for task, metric, cells, best in wide_tables(summary):
+    for task, metric, cells, best in wide_tables(summary, references):
         if task != current:
             lines += [f"## {task}", ""] + ([notes[task], ""] if task in notes else [])
             current = task
@@ -139,7 +148,8 @@ def _img(data: bytes, alt: str) -> str:
     return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
-def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes: dict[str, str]) -> str:
+def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes: dict[str, str],
+              references: Mapping[str, str] | None = None) -> str:
     """The self-contained page: per task and metric a table and a bar chart; then, per domain and method, a strip
     of samples with their masks (`strips` maps (domain, method) to a PNG)."""
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>klish-bench leaderboard</title><style>",
@@ -148,9 +158,10 @@ def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes:
              "td.best{font-weight:bold;background:#eaf6ea}img{max-width:100%;image-rendering:pixelated}"
              ".metric{display:flex;gap:2em;align-items:flex-start;flex-wrap:wrap}h3{margin-bottom:.2em}",
              "</style></head><body><h1>klish-bench leaderboard</h1>",
-             "<p>Mean ± std over seeds (never the best run); best per column in bold.</p>"]
+             "<p>Mean ± std over seeds (never the best run); best per column in bold (reference rows, labelled with "
+             "their role in brackets, are never bold).</p>"]
     current = None
-    for task, metric, cells, best in wide_tables(summary):
+    for task, metric, cells, best in wide_tables(summary, references):
         if task != current:
             parts.append(f"<h2 id='{task}'>{task}</h2>" + (f"<p>{notes[task]}</p>" if task in notes else ""))
             current = task

@@ -127,6 +127,7 @@ class ClusterParams:
     seeds: Any  # list of seed indices; stage seed = base.seed + 300 + index
     n_init_clusters: int  # KLiSH K0 and KASP's number of K-means centroids
     C: float  # KLiSH SVM data-term weight
+    C_scaling: str  # "none" (C as given, the reference) or "feature_variance" (C over the features' variance)
     max_iter: int  # KLiSH solver iterations per training (x5 Newton steps for the fast solver)
     k_values: Any  # list of K for the baselines (KLiSH has every K from K0 down to 2)
     kmeans_max_iter: int  # Lloyd steps of every K-means (the reference: 20)
@@ -139,6 +140,7 @@ class ClusterParams:
         for method in self.methods:
             _choice("cluster.methods[]", method, CLUSTER_METHODS)
         _int_list("cluster.seeds", self.seeds, int)
+        _choice("cluster.C_scaling", self.C_scaling, ("none", "feature_variance"))
         _int_list("cluster.k_values", self.k_values, int)
         _positive("cluster", n_init_clusters=self.n_init_clusters, C=self.C, max_iter=self.max_iter,
                   kmeans_max_iter=self.kmeans_max_iter, ahc_subsample=self.ahc_subsample,
@@ -148,6 +150,17 @@ class ClusterParams:
         if max(self.k_values) > self.n_init_clusters or self.preview_k > self.n_init_clusters:
             raise ParamsError(f"{PARAMS_FILE}: cluster.k_values and cluster.preview_k must not exceed "
                               f"cluster.n_init_clusters={self.n_init_clusters}")
+
+
+@dataclass(frozen=True)
+class ClusterReferencesParams:
+    """The clustering evaluation's reference rows: colour floors (K-means settings of `cluster`) and the probe."""
+
+    probe_C: float  # inverse L2 strength of the probe's logistic regression (on standardised features)
+    probe_max_iter: int  # L-BFGS iterations of the probe
+
+    def validate(self) -> None:
+        _positive("cluster_references", probe_C=self.probe_C, probe_max_iter=self.probe_max_iter)
 
 
 @dataclass(frozen=True)
@@ -243,6 +256,7 @@ SECTIONS: dict[str, type] = {
     "extract_features": ExtractFeaturesParams,
     "train_parser": TrainParserParams,
     "cluster": ClusterParams,
+    "cluster_references": ClusterReferencesParams,
     "eval_samples": EvalSamplesParams,
     "evaluate_clustering": EvaluateClusteringParams,
     "make_dataset": MakeDatasetParams,

@@ -67,7 +67,13 @@ def test_every_stage_produced_its_outputs(pipeline):
             ufs = json.loads((work / "results/ufs" / domain / method / "s0/metrics.json").read_text())
             assert 0 <= ufs["miou_real_fg"] <= 1 and 0 <= ufs["miou_real_oracle_fg"] <= 1
         assert (work / "results/ufs" / domain / "supervised/metrics.json").is_file()
-    assert "## K = 8 (1 seeds)" in (work / "results/clustering_table/table.md").read_text()
+        for method, ks in (("rgb", {"k8", "k16"}), ("rgb_xy", {"k8", "k16"}), ("probe", {"k10" if domain == "face"
+                                                                                         else "k7"})):
+            reference = json.loads((work / "results/cluster_references" / domain / f"{method}.json").read_text())
+            assert set(reference) == {"s0"} and set(reference["s0"]["miou_pseudo"]) == ks
+        assert (work / "results/cluster_references" / domain / "masks.png").is_file()
+    table = (work / "results/clustering_table/table.md").read_text()
+    assert "## K = 8 (1 seeds)" in table and "| probe " in table and "| rgb_xy " in table
 
 
 def test_leaderboard_schema_and_cells(pipeline):
@@ -98,7 +104,9 @@ def test_mlflow_has_a_training_run_per_domain(pipeline):
     assert set(runs["tags.profile"]) == {"quick"} and (runs["metrics.g_loss"].notna()).all()
     assert set(runs["status"]) == {"FINISHED"}
     evaluations = mlflow.search_runs(experiment_names=["evaluate_clustering"])
-    assert len(evaluations) == 9 and evaluations["metrics.miou_pseudo"].notna().all()
-    assert set(evaluations["tags.method"]) == {"klish", "kmeans", "ahc_ward"}
+    assert len(evaluations) == 9 + 9 and evaluations["metrics.miou_pseudo"].notna().all()
+    assert set(evaluations["tags.method"]) == {"klish", "kmeans", "ahc_ward", "rgb", "rgb_xy", "probe"}
+    references = evaluations[evaluations["tags.method"].isin(["rgb", "rgb_xy", "probe"])]
+    assert set(references["tags.reference"]) == {"floor", "ceiling"}
     board = mlflow.search_runs(experiment_names=["leaderboard"])
-    assert len(board) == 3 * 3 + 3 * 4  # (clustering: 3 methods, ufs: 3 + supervised) x 3 domains
+    assert len(board) == 3 * 6 + 3 * 4  # (clustering: 3 methods + 3 references, ufs: 3 + supervised) x 3 domains

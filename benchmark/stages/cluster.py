@@ -48,7 +48,7 @@ def build_method(method: str, p: ClusterParams, seed: int, verbose: int = 1) -> 
     """The estimator for `method` with the params of the `cluster` section."""
     k = p.preview_k
     if method == "klish":
-        return KLiSH(n_clusters=k, n_init_clusters=p.n_init_clusters, C=p.C, max_iter=p.max_iter,
+        return KLiSH(n_clusters=k, n_init_clusters=p.n_init_clusters, C=p.C, C_scaling=p.C_scaling, max_iter=p.max_iter,
                      init_max_iter=p.kmeans_max_iter, random_state=seed, verbose=verbose)
     if method in ("kmeans", "kmeans_arccos"):
         return KMeansExtractor(k, k_values=p.k_values, metric="arccos" if method == "kmeans_arccos" else "euclidean",
@@ -146,8 +146,11 @@ def _main(args: argparse.Namespace) -> None:
             metrics = {"fit_seconds": round(fit_seconds, 2), "peak_rss_megabytes": round(peak_mb, 1), "seed": seed,
                        "n_pixels": int(X.shape[0]), "n_features": int(X.shape[1]),
                        "n_k_values": len(extractors), "k_max": max(extractors)}
+            # label-free collapse indicator: the share of the block's pixels in the largest cluster at preview_k
+            metrics["largest_cluster_share"] = round(float(np.bincount(model.labels_).max() / len(model.labels_)), 4)
             if isinstance(model, KLiSH):
                 metrics["n_iter"] = model.n_iter_
+                metrics["C_effective"] = model.C_effective_
             all_metrics[f"s{index}"] = metrics
             log_seed_run(args, base, p, index, metrics, model, results / f"s{index}" / "masks.png")
         atomic.write_json(args.metrics, all_metrics)

@@ -63,6 +63,16 @@ def evaluate(extractors: dict[int, LinearExtractor], features: np.ndarray, truth
     return rows
 
 
+def seed_metrics(rows: list[dict[str, float]], report_k: list[int], **extra: Any) -> dict[str, Any]:
+    """One seed's entry of the metrics JSON: each score at the reported K values ({"k8": ...}), plus `extra`."""
+    by_k = {row["k"]: row for row in rows}
+    metrics: dict[str, Any] = {name: {f"k{k}": round(by_k[k][name], 6) for k in report_k if k in by_k}
+                               for name in COLUMNS[1:]}
+    metrics["k_evaluated"] = [row["k"] for row in rows]
+    metrics.update(extra)
+    return metrics
+
+
 def curves_csv(rows: list[dict[str, float]]) -> str:
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=COLUMNS, lineterminator="\n")
@@ -92,13 +102,9 @@ def _main(args: argparse.Namespace) -> None:
             rows = evaluate(extractors, features, truth, len(domain.classes), p.k_max)
             if not rows:
                 raise KlishError(f"{folder}: no K in 2..{p.k_max} to evaluate")
-            seconds = time.perf_counter() - start
-            by_k = {row["k"]: row for row in rows}
-            metrics: dict = {name: {f"k{k}": round(by_k[k][name], 6) for k in p.report_k if k in by_k}
-                             for name in COLUMNS[1:]}
-            metrics.update({"seed": model_info["seed"], "n_samples": len(truth),
-                            "k_evaluated": [r["k"] for r in rows], "parser_miou_real": parser_info["miou_real"],
-                            "eval_seconds": round(seconds, 2)})
+            metrics = seed_metrics(rows, p.report_k, seed=model_info["seed"], n_samples=len(truth),
+                                   parser_miou_real=parser_info["miou_real"],
+                                   eval_seconds=round(time.perf_counter() - start, 2))
             all_metrics[folder.name] = metrics
             (results / folder.name).mkdir()
             atomic.write_text(results / folder.name / "curves.csv", curves_csv(rows))

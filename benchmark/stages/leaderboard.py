@@ -11,6 +11,7 @@ from pathlib import Path
 from benchmark import leaderboard as lb
 from benchmark import tracking
 from benchmark.cli import run
+from benchmark.data.world import get_domain
 from benchmark.params import load_section
 from klish import atomic
 
@@ -19,11 +20,16 @@ DOMAINS = ("face", "car", "animal")
 CLUSTERING = "clustering"
 UFS = "ufs"
 SUPERVISED = "supervised"
+FLOORS = ("rgb", "rgb_xy")
+CEILING = "probe"
+REFERENCES = {**{m: "floor" for m in FLOORS}, CEILING: "ceiling", SUPERVISED: "upper bound"}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m benchmark.stages.leaderboard", description=__doc__)
     parser.add_argument("--evaluations", required=True, type=Path, help="results/evaluate_clustering")
+    parser.add_argument("--references", type=Path, default=None,
+                        help="results/cluster_references: the clustering floor (rgb, rgb_xy) and ceiling (probe) rows")
     parser.add_argument("--ufs", required=True, type=Path, help="results/ufs")
     parser.add_argument("--datasets", required=True, type=Path, help="results/make_dataset (preview strips)")
     parser.add_argument("--out", required=True, type=Path, help="folder for leaderboard.{csv,md} and index.html")
@@ -42,6 +48,17 @@ def cells(args: argparse.Namespace) -> list[lb.Cell]:
             for seed in cluster.seeds:
                 out.append(lb.Cell(CLUSTERING, domain, method, f"s{seed}", args.evaluations / domain / f"{method}.json",
                                    clustering_metrics, entry=f"s{seed}"))
+        if args.references is not None:
+            refs = args.references / domain
+            for method in FLOORS:
+                for seed in cluster.seeds:
+                    out.append(lb.Cell(CLUSTERING, domain, method, f"s{seed}", refs / f"{method}.json",
+                                       clustering_metrics, entry=f"s{seed}"))
+            # the probe has one K, the class count: the ceiling for every reported K
+            n_classes = len(get_domain(domain).classes)
+            probe_metrics = {name: (key, f"k{n_classes}", higher)
+                             for name, (key, _, higher) in clustering_metrics.items()}
+            out.append(lb.Cell(CLUSTERING, domain, CEILING, "s0", refs / f"{CEILING}.json", probe_metrics, entry="s0"))
         for method in ufs.methods:
             for seed in ufs.seeds:
                 out.append(lb.Cell(UFS, domain, method, f"s{seed}",
@@ -57,7 +74,10 @@ def _main(args: argparse.Namespace) -> None:
     fractions = lb.fractions_of(summary, UFS, "miou_real_fg", SUPERVISED)
     notes = {
         CLUSTERING: "ARI, AMI and greedy-mapped mIoU of each clustering's extractor on fresh GAN samples, against the "
-                    "supervised parser's labels (the pseudo ground truth), at matched K.",
+                    "supervised parser's labels (the pseudo ground truth), at matched K. References: rgb and rgb_xy "
+                    "(floor) are K-means on the generated pixels' colour (and position); probe (ceiling) is a "
+                    "supervised linear classifier on the same generator features with one output per class (its K "
+                    "is the class count, whatever the column says).",
         UFS: "Segmenters trained on synthetic GAN pairs, tested on the world's real test images. miou_real_fg: "
              "foreground mIoU in the paper's convention, clusters mapped to classes on generated images (no real "
              "label); miou_real_oracle_fg: the mapping found on the real test labels (an upper bound of the mapping "
@@ -70,8 +90,8 @@ def _main(args: argparse.Namespace) -> None:
     strips = lb.strips_for(args.datasets, DOMAINS, list(ufs.methods), f"s{ufs.seeds[0]}")
     args.out.mkdir(parents=True, exist_ok=True)
     atomic.write_text(args.out / "leaderboard.csv", summary.round(6).to_csv(index=False))
-    atomic.write_text(args.out / "leaderboard.md", lb.markdown(summary, notes))
-    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes))
+    atomic.write_text(args.out / "leaderboard.md", lb.markdown(summary, notes, REFERENCES))
+    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes, REFERENCES))
     for (task, domain, method), block in summary.groupby(["task", "domain", "method"], sort=False):
         metrics = {f"{m}_mean": v for m, v in zip(block["metric"], block["mean"])}
         metrics.update({f"{m}_std": v for m, v in zip(block["metric"], block["std"])})

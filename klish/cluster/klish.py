@@ -47,6 +47,10 @@ class KLiSH(ClusterMixin, BaseEstimator):
         K0, the number of initial K-means clusters (capped at the number of samples).
     C : float, default=5000.0
         SVM data-term weight; the per-pixel weight is C / n_samples (the reference's `svm_coef`).
+    C_scaling : {"none", "feature_variance"}, default="none"
+        "none" uses C as given (the reference). The squared-hinge SVM is not scale invariant (features scaled by a
+        act like C scaled by a^2), so "feature_variance" divides C by the mean squared norm of the centred pixel
+        features: the same as fitting on features rescaled to unit mean squared norm, whatever their units.
     max_iter : int, default=20
         Solver iterations per training: Newton iterations per SVM (fast) or outer L-BFGS steps (reference).
     tol : float, default=1e-4
@@ -79,6 +83,8 @@ class KLiSH(ClusterMixin, BaseEstimator):
     init_labels_ : ndarray of shape (n_samples,)
         The initial K-means pseudo-labels, clusters numbered by descending size (the partition at K0).
     n_init_clusters_ : int
+    C_effective_ : float
+        The C the SVMs were trained with (C, or C over the feature variance with `C_scaling="feature_variance"`).
     n_iter_ : int
         Total solver iterations over the whole fit.
     n_features_in_ : int
@@ -99,6 +105,7 @@ class KLiSH(ClusterMixin, BaseEstimator):
         "n_clusters": [Interval(Integral, 1, None, closed="left")],
         "n_init_clusters": [Interval(Integral, 2, None, closed="left")],
         "C": [Interval(Real, 0, None, closed="neither")],
+        "C_scaling": [StrOptions({"none", "feature_variance"})],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="neither")],
         "solver": [StrOptions({"fast", "reference"})],
@@ -108,12 +115,14 @@ class KLiSH(ClusterMixin, BaseEstimator):
         "verbose": ["verbose"],
     }
 
-    def __init__(self, n_clusters: int = 8, *, n_init_clusters: int = 100, C: float = 5000.0, max_iter: int = 20,
-                 tol: float = 1e-4, solver: str = "fast", init: Any = "k-means++", init_max_iter: int = 20,
-                 random_state: Any = None, verbose: int = 0) -> None:
+    def __init__(self, n_clusters: int = 8, *, n_init_clusters: int = 100, C: float = 5000.0,
+                 C_scaling: str = "none", max_iter: int = 20, tol: float = 1e-4, solver: str = "fast",
+                 init: Any = "k-means++", init_max_iter: int = 20, random_state: Any = None,
+                 verbose: int = 0) -> None:
         self.n_clusters = n_clusters
         self.n_init_clusters = n_init_clusters
         self.C = C
+        self.C_scaling = C_scaling
         self.max_iter = max_iter
         self.tol = tol
         self.solver = solver
@@ -155,7 +164,11 @@ class KLiSH(ClusterMixin, BaseEstimator):
         # raw features, as the reference does.
         mean = np.zeros(n_features) if reference else X.mean(axis=0, dtype=np.float64)
         work = X if reference else (X - mean.astype(np.float32)).astype(np.float32)
-        state = _MergeState(work, labels, coef, intercept + coef @ mean, C=self.C, max_iter=self.max_iter,
+        self.C_effective_ = float(self.C)
+        if self.C_scaling == "feature_variance":
+            variance = _mean_squared_centred_norm(X)
+            self.C_effective_ = float(self.C / max(variance, 1e-12))
+        state = _MergeState(work, labels, coef, intercept + coef @ mean, C=self.C_effective_, max_iter=self.max_iter,
                             tol=self.tol, reference=reference, mean=mean)
         del X, work  # the state holds the only copy the fit needs
         history: list[dict[str, Any]] = []
@@ -239,6 +252,16 @@ class KLiSH(ClusterMixin, BaseEstimator):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         return tags
+
+
+def _mean_squared_centred_norm(X: np.ndarray, chunk: int = 65536) -> float:
+    """mean_i ||x_i - mean(x)||^2 of X [n, D], accumulated in float64 over pixel chunks."""
+    mean = X.mean(axis=0, dtype=np.float64)
+    total = 0.0
+    for start in range(0, X.shape[0], chunk):
+        block = X[start:start + chunk].astype(np.float64) - mean
+        total += float((block * block).sum())
+    return total / X.shape[0]
 
 
 def _argmax_scores(X: np.ndarray, coef: np.ndarray, intercept: np.ndarray, chunk: int = 65536) -> np.ndarray:

@@ -37,6 +37,14 @@ def workdir(tmp_path, monkeypatch, repo):
                    {"miou_real_fg": 0.3 if m == "klish" else 0.2, "miou_real": 0.5, "miou_real_oracle_fg": 0.4})
             save_png(tmp_path / f"r/ds/{d}/{m}/s0/preview.png", np.zeros((8, 24, 3), np.uint8))
         _write(tmp_path / f"r/ufs/{d}/supervised/metrics.json", {"miou_real_fg": 0.6, "miou_real": 0.7})
+        # reference rows: colour floors per seed at the reported K; the probe at its own K (the class count)
+        for m in ("rgb", "rgb_xy"):
+            _write(tmp_path / f"r/refs/{d}/{m}.json", {f"s{s}": {n: {"k4": 0.01, "k8": 0.02} for n in
+                                                                ("ari_pseudo", "ami_pseudo", "miou_pseudo")}
+                                                       for s in (0, 1)})
+        n_classes = {"face": 10, "car": 7, "animal": 7}[d]
+        _write(tmp_path / f"r/refs/{d}/probe.json", {"s0": {n: {f"k{n_classes}": 0.99} for n in
+                                                            ("ari_pseudo", "ami_pseudo", "miou_pseudo")}})
     return tmp_path, values
 
 
@@ -63,7 +71,8 @@ def test_leaderboard_outputs(workdir, isolated_mlflow):
     sup = csv[(csv.task == "ufs") & (csv.method == "supervised")]
     assert set(sup.domain) == set(DOMAINS) and (sup.n_seeds == 1).all()
     md = (root / "r/lb/leaderboard.md").read_text()
-    assert "## ufs" in md and "**0.600 ± 0.000**" in md  # best in bold
+    assert "## ufs" in md and "**0.300 ± 0.000**" in md  # best in bold
+    assert "| supervised (upper bound) | 0.600 ± 0.000 " in md  # a reference row: labelled, never bold
     assert "klish face 0.50" in md  # UFS as a fraction of the supervised upper bound
     page = (root / "r/lb/index.html").read_text()
     assert not re.search(r"(src|href)=['\"]?(http|//)", page)  # self-contained
@@ -103,3 +112,18 @@ def test_missing_or_broken_metric_file(workdir, capsys):
 def test_read_cells_needs_a_file():
     with pytest.raises(KlishError, match="no metric file"):
         lb.read_cells([])
+
+
+def test_reference_rows(workdir, isolated_mlflow):
+    root, _ = workdir
+    assert leaderboard.main(["--references", "r/refs", *ARGS]) == 0
+    csv = pd.read_csv(root / "r/lb/leaderboard.csv")
+    probe = csv[(csv.method == "probe") & (csv.metric == "miou_pseudo_k4")]
+    assert set(probe.domain) == set(DOMAINS) and (probe["mean"] == 0.99).all() and (probe.n_seeds == 1).all()
+    floor = csv[(csv.method == "rgb_xy") & (csv.metric == "ari_pseudo_k8")]
+    assert (floor["mean"] == 0.02).all() and (floor.n_seeds == 2).all()
+    md = (root / "r/lb/leaderboard.md").read_text()
+    assert "| probe (ceiling) | 0.990 ± 0.000 " in md and "**0.990" not in md  # highest, but a reference
+    assert "| rgb (floor) " in md
+    (root / "r/refs/car/probe.json").write_text(json.dumps({"s0": {"ari_pseudo": {"k8": 0.5}}}))
+    assert leaderboard.main(["--references", "r/refs", *ARGS]) == 2  # the probe's K is the class count (7)

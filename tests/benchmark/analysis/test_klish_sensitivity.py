@@ -1,5 +1,6 @@
 import numpy as np
 import pandas as pd
+import pytest
 
 from benchmark.analysis import klish_sensitivity
 from klish import build_generator, extract_features
@@ -14,12 +15,21 @@ def test_variants_are_scored_at_each_k(tmp_path):
     out = tmp_path / "table"
     rc = klish_sensitivity.main(["--features", str(tmp_path / "store"), "--eval", str(tmp_path / "eval"),
                                  "--images", "2", "--k", "3", "4", "--variants", "k0=12", "kmeans", "l2",
-                                 "--out", str(out)])
+                                 "rgb_xy", "std+Crel=100+k0=12", "--out", str(out)])
     assert rc == 0
     table = pd.read_csv(out.with_suffix(".csv"))
     assert table[["variant", "k"]].values.tolist() == [["k0=12", 3], ["k0=12", 4], ["kmeans", 3], ["kmeans", 4],
-                                                       ["l2", 3], ["l2", 4]]
-    assert table["miou_pseudo"].between(0, 1).all()
+                                                       ["l2", 3], ["l2", 4], ["rgb_xy", 3], ["rgb_xy", 4],
+                                                       ["std+Crel=100+k0=12", 3], ["std+Crel=100+k0=12", 4]]
+    assert table["miou_pseudo"].between(0, 1).all() and table["largest_share"].between(0, 1).all()
+
+
+def test_variant_grammar():
+    spec = klish_sensitivity.parse_variant("l2+Crel=2000+k0=50")
+    assert spec == {"method": "klish", "prep": "l2", "C": 2000.0, "C_scaling": "feature_variance", "k0": 50}
+    assert klish_sensitivity.parse_variant("base")["C"] == 5000.0
+    with pytest.raises(SystemExit, match="unknown variant token 'c=5'"):
+        klish_sensitivity.parse_variant("c=5")
 
 
 def test_normalise_layers_gives_unit_blocks():

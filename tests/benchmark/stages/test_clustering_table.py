@@ -54,3 +54,24 @@ def test_missing_cells_are_a_one_line_error(tmp_path, params, capsys):
     assert clustering_table.main(["--evaluations", str(tmp_path / "eval"), "--out", str(tmp_path / "out")]) == 2
     assert "face/klish.json: evaluation missing" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_reference_rows(tmp_path, params):
+    root, refs = tmp_path / "eval", tmp_path / "refs"
+    for method in ("klish", "kmeans"):
+        for seed in (0, 1):
+            _write(root, "face", method, seed, 0.2, 0.5)
+    for seed in (0, 1):
+        _write(refs, "face", "rgb", seed, 0.05 * (seed + 1), 0.1)
+        _write(refs, "face", "rgb_xy", seed, 0.1, 0.2)
+    (refs / "face" / "probe.json").write_text(json.dumps(
+        {"s0": {"ari_pseudo": {"k10": 0.7}, "ami_pseudo": {"k10": 0.6}, "miou_pseudo": {"k10": 0.8}}}))
+    assert clustering_table.main(["--evaluations", str(root), "--references", str(refs),
+                                  "--out", str(tmp_path / "out")]) == 0
+    table = pd.read_csv(tmp_path / "out" / "table.csv").set_index(["method", "k", "metric"])
+    assert table.loc[("rgb", 8, "ari_pseudo"), "mean"] == pytest.approx(0.075)
+    assert table.loc[("rgb", 8, "ari_pseudo"), "n_seeds"] == 2
+    # the probe's one K (the class count) is shown in the table of every reported K
+    assert table.loc[("probe", 8, "miou_pseudo"), "mean"] == pytest.approx(0.8)
+    assert table.loc[("probe", 8, "miou_pseudo"), "n_seeds"] == 1
+    assert "`probe` is the ceiling" in (tmp_path / "out" / "table.md").read_text()

@@ -10,6 +10,7 @@ import yaml
 from benchmark.data.shards import read_split
 from benchmark.stages import (
     cluster,
+    cluster_references,
     evaluate_clustering,
     extract_features,
     make_dataset,
@@ -106,6 +107,20 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     assert sample_eval.main(["--domain", "face", "--checkpoint", "g/generator.safetensors", "--features", "f",
                              "--parser", "p/parser.safetensors", "--out", "e", "--results", "r/e"]) == 0
     assert np.load(workdir / "e/pseudo_gt.npy").shape == (4, 32, 32)
+    # reference rows: the colour floors with every seed at the baselines' K, the probe once at the class count (10)
+    assert cluster_references.main(["--domain", "face", "--features", "f", "--eval", "e", "--parser",
+                                    "p/parser.safetensors", "--out", "refs", "--results", "r/refs"]) == 0
+    for method in ("rgb", "rgb_xy"):
+        floor = json.loads((workdir / f"r/refs/{method}.json").read_text())
+        assert set(floor) == {"s0", "s1"} and set(floor["s0"]["miou_pseudo"]) == {"k3", "k4"}
+        assert floor["s0"]["reference"] == "floor"
+        assert (workdir / f"r/refs/curves/{method}_s1.csv").read_text().startswith("k,ari_pseudo")
+    assert load_extractors(workdir / "refs/rgb_xy/s0/extractors.safetensors")[4].coef.shape == (4, 5)
+    probe = json.loads((workdir / "r/refs/probe.json").read_text())
+    assert set(probe) == {"s0"} and set(probe["s0"]["miou_pseudo"]) == {"k10"}
+    assert 0 <= probe["s0"]["miou_pseudo"]["k10"] <= 1 and probe["s0"]["reference"] == "ceiling"
+    assert load_extractors(workdir / "refs/probe/s0/extractors.safetensors")[10].coef.shape[0] == 10
+    assert (workdir / "r/refs/masks.png").is_file()
     for method in ("klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"):
         # one stage fits every seed of cluster.seeds; evaluate_clustering scores every seed it finds
         assert cluster.main(["--domain", "face", "--method", method, "--features", "f", "--out", f"c/{method}",

@@ -131,3 +131,20 @@ def test_anisotropic_toy_case_klish_recovers_what_kmeans_splits(seed):
     assert kmeans_ari < 0.2
     assert adjusted_rand_score(y, model.labels_) > 0.99
     assert adjusted_rand_score(y, model.predict(X)) > 0.99  # the linear extractor labels it the same way
+
+
+def test_feature_variance_scaling_makes_C_unit_free(blobs):
+    X, _ = blobs
+    X = X - X.mean(axis=0)  # centred: scaling then changes only the units, not the K-means geometry
+    fits = [KLiSH(n_clusters=3, n_init_clusters=12, C=50.0, C_scaling="feature_variance", random_state=0).fit(X * a)
+            for a in (1.0, 10.0)]
+    variance = float(((X.astype(np.float64) - X.mean(axis=0)) ** 2).sum(axis=1).mean())
+    assert fits[0].C_effective_ == pytest.approx(50.0 / variance, rel=1e-5)
+    assert fits[1].C_effective_ == pytest.approx(fits[0].C_effective_ / 100, rel=1e-5)
+    # the same merges and the same clusters in any units; without the scaling, units change the problem
+    assert [r["merged"] for r in fits[0].merge_history_] == [r["merged"] for r in fits[1].merge_history_]
+    assert (fits[0].labels_ == fits[1].labels_).all()
+    for a, b in zip(fits[0].merge_history_[:-1], fits[1].merge_history_[:-1]):
+        np.testing.assert_allclose(a["iou"], b["iou"], atol=1e-3)
+    raw = KLiSH(n_clusters=3, n_init_clusters=12, C=50.0, random_state=0).fit(X * 10.0)
+    assert raw.C_effective_ == 50.0
