@@ -82,9 +82,12 @@ def _main(args: argparse.Namespace) -> None:
         raise KlishError(f"{gt_path}: pseudo ground truth not found (run sample_eval first)")
     truth = np.load(gt_path, allow_pickle=False)
     images, eval_images = np.asarray(store.images), np.asarray(eval_store.images)
-    if images.shape[1] != store.features.shape[1] or eval_images.shape[1] != truth.shape[1]:
+    # the colour floor labels image pixels, scored against masks at the image resolution
+    if images.shape[1] != store.features.shape[1]:
         raise KlishError(f"{args.features}: images are {images.shape[1]}px but features {store.features.shape[1]}px;"
                          f" the colour floor needs them at one resolution")
+    if eval_images.shape[1:3] != truth.shape[1:3]:
+        raise KlishError(f"{gt_path}: masks are {truth.shape[1]}px but the evaluation images {eval_images.shape[1]}px")
     parser, parser_info = load_segmenter(args.parser)
     block_labels = predict(parser, images).reshape(-1)  # the parser's labels of the clustering block
     features = np.asarray(store.features, dtype=np.float32).reshape(-1, store.features.shape[-1])

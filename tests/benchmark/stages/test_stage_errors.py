@@ -121,6 +121,13 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     assert 0 <= probe["s0"]["miou_pseudo"]["k10"] <= 1 and probe["s0"]["reference"] == "ceiling"
     assert load_extractors(workdir / "refs/probe/s0/extractors.safetensors")[10].coef.shape[0] == 10
     assert (workdir / "r/refs/masks.png").is_file()
+    shutil.copytree(workdir / "e", workdir / "e16")  # pseudo ground truth at another resolution than the images
+    np.save(workdir / "e16/pseudo_gt.npy", np.zeros((4, 16, 16), np.uint8))
+    capsys.readouterr()
+    assert cluster_references.main(["--domain", "face", "--features", "f", "--eval", "e16", "--parser",
+                                    "p/parser.safetensors", "--out", "refs2", "--results", "r/refs2"]) == 2
+    _one_line_error(capsys, "e16/pseudo_gt.npy: masks are 16px but the evaluation images 32px")
+    assert not (workdir / "refs2").exists() and not (workdir / "r/refs2").exists()
     for method in ("klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"):
         # one stage fits every seed of cluster.seeds; evaluate_clustering scores every seed it finds
         assert cluster.main(["--domain", "face", "--method", method, "--features", "f", "--out", f"c/{method}",
