@@ -41,8 +41,9 @@ PARAMS = ("base", "cluster", "evaluate_clustering", "cluster_references")
 SEED_OFFSET = 300  # the cluster stage's: a floor row with seed index i uses the same seed as K-means with index i
 FLOORS = {"rgb": False, "rgb_xy": True}  # method -> pixel position appended to the colour
 CEILING = "probe"
+CEILING_SEED = 0  # the probe has no seed: one fit, stored as seed index 0
 METHODS = (*FLOORS, CEILING)
-ROLE = {"rgb": "floor", "rgb_xy": "floor", CEILING: "ceiling"}
+ROLE = {**{m: "floor" for m in FLOORS}, CEILING: "ceiling"}  # the readers (table, leaderboard) label rows with it
 PREVIEW = 8
 
 
@@ -98,7 +99,7 @@ def _main(args: argparse.Namespace) -> None:
     with atomic.atomic_directory(args.out) as out, atomic.atomic_directory(args.results) as results:
         for method in METHODS:
             all_metrics: dict[str, dict[str, Any]] = {}
-            seeds = [0] if method == CEILING else list(cp.seeds)
+            seeds = [CEILING_SEED] if method == CEILING else list(cp.seeds)
             for index in seeds:
                 seed = base.seed + SEED_OFFSET + index
                 start = time.perf_counter()

@@ -14,13 +14,12 @@ import pandas as pd
 
 from benchmark.cli import run
 from benchmark.params import load_section
+from benchmark.stages.cluster_references import CEILING, CEILING_SEED, FLOORS
 from klish import atomic
 from klish.errors import KlishError
 
 PARAMS = ("cluster",)  # which (method, seed) cells belong to this run; files of other profiles are ignored
 METRICS = ("ari_pseudo", "ami_pseudo", "miou_pseudo")
-FLOORS = ("rgb", "rgb_xy")
-CEILING = "probe"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,7 +66,7 @@ def with_references(frame: pd.DataFrame, root: Path, seeds: list[int]) -> pd.Dat
     domains = sorted(set(frame["domain"]))
     floors = collect(root, list(FLOORS), seeds, domains)
     floors = floors[floors["k"].isin(set(frame["k"]))]
-    probe = collect(root, [CEILING], [0], domains)
+    probe = collect(root, [CEILING], [CEILING_SEED], domains)
     repeated = [probe.assign(k=k) for k in sorted(set(frame["k"]))]
     return pd.concat([frame, floors, *repeated], ignore_index=True)
 

@@ -13,6 +13,7 @@ from benchmark import tracking
 from benchmark.cli import run
 from benchmark.data.world import get_domain
 from benchmark.params import load_section
+from benchmark.stages.cluster_references import CEILING, CEILING_SEED, FLOORS, ROLE
 from klish import atomic
 
 PARAMS = ("base", "cluster", "evaluate_clustering", "make_dataset", "ufs")
@@ -20,9 +21,7 @@ DOMAINS = ("face", "car", "animal")
 CLUSTERING = "clustering"
 UFS = "ufs"
 SUPERVISED = "supervised"
-FLOORS = ("rgb", "rgb_xy")
-CEILING = "probe"
-REFERENCES = {**{m: "floor" for m in FLOORS}, CEILING: "ceiling", SUPERVISED: "upper bound"}
+REFERENCES = {**ROLE, SUPERVISED: "upper bound"}  # labelled with their role, never marked best
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -58,7 +57,8 @@ def cells(args: argparse.Namespace) -> list[lb.Cell]:
             n_classes = len(get_domain(domain).classes)
             probe_metrics = {name: (key, f"k{n_classes}", higher)
                              for name, (key, _, higher) in clustering_metrics.items()}
-            out.append(lb.Cell(CLUSTERING, domain, CEILING, "s0", refs / f"{CEILING}.json", probe_metrics, entry="s0"))
+            out.append(lb.Cell(CLUSTERING, domain, CEILING, f"s{CEILING_SEED}", refs / f"{CEILING}.json",
+                               probe_metrics, entry=f"s{CEILING_SEED}"))
         for method in ufs.methods:
             for seed in ufs.seeds:
                 out.append(lb.Cell(UFS, domain, method, f"s{seed}",
