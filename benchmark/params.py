@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from benchmark.data.world.canvas import APPEARANCES
 from klish.errors import KlishError
 
 PARAMS_FILE = "params.yaml"
@@ -45,9 +46,11 @@ class RenderWorldParams:
     supersample: int  # sub-samples per pixel side for anti-aliasing
     shard_size: int  # samples per .npz shard
     workers: int  # rendering processes (output does not depend on it)
+    appearance: str  # "consistent" (the world's design) or "random" (each shape a random colour; a control)
 
     def validate(self) -> None:
         _choice("render_world.resolution", self.resolution, (32, 64, 128))
+        _choice("render_world.appearance", self.appearance, APPEARANCES)
         _positive("render_world", n_train=self.n_train, n_test=self.n_test, supersample=self.supersample,
                   shard_size=self.shard_size, workers=self.workers)
 

@@ -9,7 +9,8 @@ K-means at the same K and the evaluation's reference rows, on one domain's featu
 A variant is `+`-joined tokens: a method (`klish`, the default; `kmeans`; the floors `rgb` and `rgb_xy`, K-means on
 the images' pixel colour and position; the ceiling `probe`, a supervised linear classifier against the parser's
 labels of the block, which needs `--parser`), a feature preparation (`l2`: each layer's pixel vectors L2-normalised;
-`std`: each channel standardised on the block; both applied to training and evaluation features alike) and KLiSH
+`std`: each channel standardised on the block; both applied to training and evaluation features alike; `layers=a,b`:
+only those layers' channels, e.g. `layers=b16.1,b32.1`) and KLiSH
 settings (`C=<value>` as given, `Crel=<value>` divided by the mean squared centred feature norm, `k0=<value>`).
 `base` is KLiSH with the reference's C = 5000 and K0 = 100. Every row is fitted on the first `--images` images of the
 store with the same seed and scored like evaluate_clustering; `largest_share` is the share of the block's pixels in
@@ -51,7 +52,8 @@ def normalise_layers(features: np.ndarray, layers: list[dict]) -> np.ndarray:
 
 def parse_variant(name: str) -> dict[str, Any]:
     """`+`-joined tokens -> {"method", "prep", "C", "C_scaling", "k0"}; an unknown token is an error."""
-    spec: dict[str, Any] = {"method": "klish", "prep": None, "C": 5000.0, "C_scaling": "none", "k0": 100}
+    spec: dict[str, Any] = {"method": "klish", "prep": None, "C": 5000.0, "C_scaling": "none", "k0": 100,
+                            "layers": None}
     for token in name.split("+"):
         if token == "base":
             continue
@@ -65,9 +67,28 @@ def parse_variant(name: str) -> dict[str, Any]:
             spec["C"], spec["C_scaling"] = float(token[5:]), "feature_variance"
         elif token.startswith("k0="):
             spec["k0"] = int(token[3:])
+        elif token.startswith("layers="):
+            spec["layers"] = token[7:].split(",")
         else:
             raise SystemExit(f"error: unknown variant token {token!r} in {name!r}")
     return spec
+
+
+def select_layers(features: np.ndarray, layers: list[dict], names: list[str] | None) -> tuple[np.ndarray, list[dict]]:
+    """The channels of the layers called `names` (all when None) and their layer records with offsets renumbered."""
+    if names is None:
+        return features, layers
+    by_name = {layer["name"]: layer for layer in layers}
+    unknown = [n for n in names if n not in by_name]
+    if unknown:
+        raise SystemExit(f"error: unknown layer(s) {', '.join(unknown)} (the store has {', '.join(by_name)})")
+    kept, parts, offset = [], [], 0
+    for name in names:
+        layer = by_name[name]
+        parts.append(features[..., layer["offset"]:layer["offset"] + layer["channels"]])
+        kept.append({**layer, "offset": offset})
+        offset += layer["channels"]
+    return np.concatenate(parts, axis=-1), kept
 
 
 def prepare(features: np.ndarray, prep: str | None, block: np.ndarray, layers: list[dict]) -> np.ndarray:
@@ -80,16 +101,22 @@ def prepare(features: np.ndarray, prep: str | None, block: np.ndarray, layers: l
     return features
 
 
-def run_variant(name: str, data: dict[str, Any], ks: list[int], seed: int) -> list[dict]:
-    """Fit one variant on the block and score it at each K (the probe at its own K, the class count)."""
+def run_variant(name: str, data: dict[str, Any], ks: list[int], seed: int,
+                keep: dict[str, Any] | None = None) -> list[dict]:
+    """Fit one variant on the block and score it at each K (the probe at its own K, the class count); `keep`, when
+    given, receives the fitted `extractors` by K and the prepared `block` features [N, S, S, C']."""
     spec = parse_variant(name)
     method, n_classes = spec["method"], data["n_classes"]
     if method in ("rgb", "rgb_xy"):
         X = pixel_features(data["images"], method == "rgb_xy")
         E = pixel_features(data["eval_images"], method == "rgb_xy")
     else:
-        X = prepare(data["features"], spec["prep"], data["features"], data["layers"])
-        E = prepare(data["eval_features"], spec["prep"], data["features"], data["layers"])
+        block, layers = select_layers(data["features"], data["layers"], spec["layers"])
+        E, _ = select_layers(data["eval_features"], data["layers"], spec["layers"])
+        X = prepare(block, spec["prep"], block, layers)
+        E = prepare(E, spec["prep"], block, layers)
+    if keep is not None:
+        keep["block"] = X
     X = X.reshape(-1, X.shape[-1])
     start = time.perf_counter()
     if method == "probe":
@@ -105,7 +132,9 @@ def run_variant(name: str, data: dict[str, Any], ks: list[int], seed: int) -> li
         model = KMeansExtractor(min(ks), k_values=ks, random_state=seed).fit(X)
         extractors = {k: model.extractor(k) for k in ks}
     seconds = time.perf_counter() - start
-    rows = evaluate(extractors, E, data["truth"], n_classes, max(*ks, n_classes))
+    if keep is not None:
+        keep["extractors"] = extractors
+    rows = evaluate(extractors, E, data["truth"], n_classes, max(*ks, n_classes), data["domain"].classes)
     for row in rows:
         labels = extractors[row["k"]].predict(X)
         row["largest_share"] = float(np.bincount(labels).max() / len(labels))

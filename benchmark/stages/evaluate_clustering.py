@@ -12,6 +12,7 @@ import csv
 import io
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +49,8 @@ def seed_folders(clustering: Path) -> list[Path]:
 
 
 def evaluate(extractors: dict[int, LinearExtractor], features: np.ndarray, truth: np.ndarray, n_classes: int,
-             k_max: int) -> list[dict[str, float]]:
-    """One row of scores per K (2..k_max) that the method has."""
+             k_max: int, class_names: Sequence[str] | None = None) -> list[dict[str, float]]:
+    """One row of scores per K (2..k_max) that the method has; with `class_names`, also each class's mapped IoU."""
     rows = []
     for k in sorted(extractors):
         if not 2 <= k <= k_max:
@@ -59,7 +60,8 @@ def evaluate(extractors: dict[int, LinearExtractor], features: np.ndarray, truth
         agreement = agreement_scores(table.sum(axis=0))
         iou = mapped_iou(table, greedy_mapping(table))
         rows.append({"k": k, "ari_pseudo": agreement["ari"], "ami_pseudo": agreement["ami"],
-                     "nmi_pseudo": agreement["nmi"], "miou_pseudo": float(iou.mean())})
+                     "nmi_pseudo": agreement["nmi"], "miou_pseudo": float(iou.mean()),
+                     **{f"iou_{name}": float(v) for name, v in zip(class_names or (), iou)}})
     return rows
 
 

@@ -31,12 +31,13 @@ def _main(args: argparse.Namespace) -> None:
     seed = base.seed + SEED_OFFSET
     start = time.perf_counter()
     render_world(args.domain, args.out, seed=seed, resolution=p.resolution, n_train=p.n_train,
-                 n_test=p.n_test, supersample=p.supersample, shard_size=p.shard_size, workers=p.workers)
+                 n_test=p.n_test, supersample=p.supersample, shard_size=p.shard_size, workers=p.workers,
+                 appearance=p.appearance)
     seconds = time.perf_counter() - start
     masks = shards.read_split(args.out, "test", "masks")
     share = np.bincount(masks.ravel(), minlength=len(spec.classes)) / masks.size
     metrics = {"wall_seconds": round(seconds, 2), "seed": seed, "n_train": p.n_train, "n_test": p.n_test,
-               "resolution": p.resolution,
+               "resolution": p.resolution, "appearance": p.appearance,
                "class_share_test": {name: round(float(s), 5) for name, s in zip(spec.classes, share)}}
     atomic.write_json(args.metrics, metrics)
     with tracking.stage_run("render_world", dvc_stage=f"render_world@{args.domain}",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -68,12 +68,17 @@ def recalibrate_batchnorm(generator: nn.Module, z_dim: int, *, batches: int, bat
 def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module, *, steps: int, batch_size: int,
               lr: float, betas: tuple[float, float], ema_decay: float, seed: int, log_every: int = 50,
               bn_batches: int = 20, device: str = "cpu", callback: Callable[[dict[str, float]], None] | None = None,
-              progress: bool = True) -> GanTrainingResult:
+              progress: bool = True, snapshot_steps: Sequence[int] = (),
+              on_snapshot: Callable[[int, nn.Module], None] | None = None) -> GanTrainingResult:
     """Train `generator` against `discriminator` on `images` (uint8 [N, H, W, 3]) for `steps` steps.
 
     Each step does one discriminator and one generator update with the non-saturating logistic loss. Every
-    `log_every` steps the mean losses since the last record go to the history and to `callback`.
+    `log_every` steps the mean losses since the last record go to the history and to `callback`. At each of
+    `snapshot_steps`, `on_snapshot(step, g)` gets a copy of the EMA generator prepared exactly as the final one (BatchNorm
+    recalibrated, eval mode); the time it takes is not counted in the history's `seconds`.
     """
+    if any(not 1 <= s <= steps for s in snapshot_steps):
+        raise ConfigError(f"snapshot steps must lie in 1..{steps}, got {sorted(snapshot_steps)}")
     if len(images) < batch_size:
         raise ConfigError(f"batch_size {batch_size} is larger than the training set ({len(images)} images)")
     z_dim = generator.z_dim
@@ -92,6 +97,7 @@ def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module
     history: list[dict[str, float]] = []
     running = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
     count = 0
+    paused = 0.0  # seconds spent in on_snapshot
     start = time.perf_counter()
     for step in tqdm(range(1, steps + 1), desc="train_gan", unit="step", disable=not progress, mininterval=2.0):
         real = data[torch.randint(len(data), (batch_size,), generator=gen)].to(device)
@@ -117,14 +123,21 @@ def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module
         count += 1
         if step % log_every == 0 or step == steps:
             record = {"step": float(step), **{k: v / count for k, v in running.items()},
-                      "seconds": time.perf_counter() - start}
+                      "seconds": time.perf_counter() - start - paused}
             history.append(record)
             if callback is not None:
                 callback(record)
             running = dict.fromkeys(running, 0.0)
             count = 0
+        if on_snapshot is not None and step in snapshot_steps:
+            began = time.perf_counter()
+            snapshot = copy.deepcopy(ema)
+            recalibrate_batchnorm(snapshot, z_dim, batches=bn_batches, batch_size=batch_size, seed=seed,
+                                  device=device)
+            on_snapshot(step, snapshot)
+            paused += time.perf_counter() - began
     recalibrate_batchnorm(ema, z_dim, batches=bn_batches, batch_size=batch_size, seed=seed, device=device)
     discriminator.eval()
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start - paused
     log.info("trained %d steps in %.1f s", steps, seconds)
     return GanTrainingResult(generator=ema, discriminator=discriminator, history=history, seconds=seconds)

@@ -48,9 +48,11 @@ def get_domain(name: str) -> Domain:
 
 
 def render_sample(domain: str, seed: int, split: str, index: int, resolution: int,
-                  supersample: int = 4) -> tuple[np.ndarray, np.ndarray]:
-    """Render sample `index` of `split`: image uint8 [R, R, 3] and mask uint8 [R, R]; a pure function of its args."""
+                  supersample: int = 4, appearance: str = "consistent") -> tuple[np.ndarray, np.ndarray]:
+    """Render sample `index` of `split`: image uint8 [R, R, 3] and mask uint8 [R, R]; a pure function of its args.
+
+    `appearance="random"` gives every painted shape a random colour and leaves the mask unchanged (see Canvas)."""
     spec = get_domain(domain)
-    canvas = Canvas(resolution, supersample, sample_rng(seed, index, SPLIT_STREAMS[split]))
+    canvas = Canvas(resolution, supersample, sample_rng(seed, index, SPLIT_STREAMS[split]), appearance)
     spec.render(canvas)
     return canvas.finish(len(spec.classes))

@@ -1,5 +1,11 @@
 """A supersampled painter's canvas: every paint sets a class id and a colour; downsampling gives an
-anti-aliased image and an exact per-pixel class map (the majority class of each pixel's sub-samples)."""
+anti-aliased image and an exact per-pixel class map (the majority class of each pixel's sub-samples).
+
+Appearance `consistent` (the world's design) paints what the renderer asks: parts have a typical look (skin tones,
+hair colours, white eyes) with moderately varied global colour. Appearance `random` keeps every shape, texture and
+shading pattern but gives each painted shape a uniformly random colour, from a random stream of its own, so a sample's
+geometry and class map are identical under both (a control: parts that differ only by shape and position).
+"""
 
 from __future__ import annotations
 
@@ -7,11 +13,21 @@ from functools import lru_cache
 
 import numpy as np
 
+from klish.errors import ConfigError
+
+APPEARANCES = ("consistent", "random")
+
 
 class Canvas:
     """Square canvas in normalised coordinates (x right, y down, both in [0, 1]) at `resolution * supersample`."""
 
-    def __init__(self, resolution: int, supersample: int, rng: np.random.Generator) -> None:
+    def __init__(self, resolution: int, supersample: int, rng: np.random.Generator,
+                 appearance: str = "consistent") -> None:
+        if appearance not in APPEARANCES:
+            raise ConfigError(f"appearance must be one of {', '.join(APPEARANCES)}, got {appearance!r}")
+        self.appearance = appearance
+        # Spawned, not drawn: the shape stream (self.rng) is the same under both appearances.
+        self._colour_rng = rng.spawn(1)[0] if appearance == "random" else None
         self.resolution = resolution
         self.supersample = supersample
         self.rng = rng
@@ -93,6 +109,8 @@ class Canvas:
         value = colour if colour.ndim == 3 else np.broadcast_to(colour, self.rgb.shape)
         if shade is not None:
             value = value * shade[..., None]
+        if self._colour_rng is not None:
+            value = self._random_colour(value, mask)
         self.labels[mask] = label
         self.rgb[mask] = value[mask]
 
@@ -100,7 +118,16 @@ class Canvas:
         """Change the colour (not the class) of `mask`: texture such as stripes, highlights or text."""
         colour = np.asarray(colour, dtype=np.float32)
         value = colour if colour.ndim == 3 else np.broadcast_to(colour, self.rgb.shape)
+        if self._colour_rng is not None and mask.any():
+            value = self._random_colour(value, mask)
         self.rgb[mask] = (1 - alpha) * self.rgb[mask] + alpha * value[mask]
+
+    def _random_colour(self, value: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """A uniformly random colour carrying `value`'s brightness pattern (texture and shading) over `mask`."""
+        colour = self._colour_rng.uniform(0.05, 0.95, 3).astype(np.float32)
+        brightness = value.mean(axis=-1)  # [n, n]
+        relative = brightness / max(float(brightness[mask].mean()), 1e-3)
+        return colour[None, None, :] * relative[..., None]
 
     def light(self, strength: float, angle: float, tint: np.ndarray | list[float] | None = None) -> None:
         """Global directional lighting: a linear brightness ramp across the canvas, optionally tinted."""

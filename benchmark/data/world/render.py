@@ -19,18 +19,18 @@ log = logging.getLogger(__name__)
 
 
 def _render_chunk(indices: list[int], domain: str, seed: int, split: str, resolution: int,
-                  supersample: int) -> tuple[np.ndarray, np.ndarray]:
-    pairs = [render_sample(domain, seed, split, i, resolution, supersample) for i in indices]
+                  supersample: int, appearance: str) -> tuple[np.ndarray, np.ndarray]:
+    pairs = [render_sample(domain, seed, split, i, resolution, supersample, appearance) for i in indices]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
 def render_split(domain: str, out_dir: Path, split: str, n: int, *, seed: int, resolution: int, supersample: int,
-                 shard_size: int, workers: int) -> dict:
+                 shard_size: int, workers: int, appearance: str = "consistent") -> dict:
     """Render `n` samples of `split` into `out_dir/split/{images,masks}-NNNNN.npz`; returns the manifest entry."""
     chunk = 64  # unit of work for the pool; output is identical for any chunk size or worker count
     chunks = [list(range(s, min(s + chunk, n))) for s in range(0, n, chunk)]
     work = partial(_render_chunk, domain=domain, seed=seed, split=split, resolution=resolution,
-                   supersample=supersample)
+                   supersample=supersample, appearance=appearance)
     writer = shards.ShardWriter(out_dir, split, shard_size)
     pool = multiprocessing.get_context("fork").Pool(workers) if workers > 1 else None
     try:
@@ -47,7 +47,8 @@ def render_split(domain: str, out_dir: Path, split: str, n: int, *, seed: int, r
 
 
 def render_world(domain: str, out_dir: str | os.PathLike, *, seed: int, resolution: int, n_train: int, n_test: int,
-                 supersample: int = 4, shard_size: int = 1000, workers: int = 1) -> dict:
+                 supersample: int = 4, shard_size: int = 1000, workers: int = 1,
+                 appearance: str = "consistent") -> dict:
     """Render a whole domain into `out_dir` atomically (built in a temporary folder, then moved); returns the manifest.
 
     Train masks are stored in separate shards: the GAN reads only images; masks are for supervised reference rows.
@@ -56,11 +57,13 @@ def render_world(domain: str, out_dir: str | os.PathLike, *, seed: int, resoluti
     out_dir = Path(out_dir)
     with atomic.atomic_directory(out_dir) as tmp:
         splits = {split: render_split(domain, tmp, split, n, seed=seed, resolution=resolution,
-                                      supersample=supersample, shard_size=shard_size, workers=workers)
+                                      supersample=supersample, shard_size=shard_size, workers=workers,
+                                      appearance=appearance)
                   for split, n in (("train", n_train), ("test", n_test))}
         manifest = {
             "domain": domain, "classes": list(spec.classes), "palette": [list(c) for c in spec.palette],
             "resolution": resolution, "supersample": supersample, "seed": seed, "shard_size": shard_size,
+            "appearance": appearance,
             "splits": splits, "format": "npz shards, key 'data': images uint8 [N,H,W,3], masks uint8 [N,H,W]",
         }
         atomic.write_json(tmp / shards.MANIFEST, manifest)

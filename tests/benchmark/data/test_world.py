@@ -58,3 +58,26 @@ def test_antialiasing_produces_intermediate_colours():
 def test_unknown_domain_lists_valid_ones():
     with pytest.raises(ConfigError, match="face, car, animal"):
         get_domain("horse")
+
+
+@pytest.mark.parametrize("domain", list(DOMAINS))
+def test_random_appearance_keeps_the_geometry_and_changes_the_colours(domain):
+    for index in range(3):
+        image, mask = render_sample(domain, 4, "train", index, 32)
+        random_image, random_mask = render_sample(domain, 4, "train", index, 32, appearance="random")
+        assert np.array_equal(mask, random_mask)
+        assert np.abs(image.astype(int) - random_image.astype(int)).mean() > 10
+
+
+def test_random_appearance_colours_parts_unpredictably():
+    # Consistent appearance: skin is skin-coloured (red > green > blue) in every face, light or dark; random: any hue.
+    def skin_hue_is_skin(appearance):
+        pairs = [render_sample("face", 0, "train", i, 32, appearance=appearance) for i in range(30)]
+        r, g, b = np.stack([image[mask == 1].mean(0) for image, mask in pairs]).T
+        return ((r > g) & (g > b)).mean()
+    assert skin_hue_is_skin("consistent") == 1.0 and skin_hue_is_skin("random") < 0.5
+
+
+def test_unknown_appearance_is_an_error():
+    with pytest.raises(ConfigError, match="appearance must be one of consistent, random"):
+        render_sample("face", 0, "train", 0, 32, appearance="weird")

@@ -1,12 +1,14 @@
 import numpy as np
+import pytest
 import torch
 
+from klish.errors import ConfigError
 from klish.generators import build_discriminator, build_generator
 from klish.generators.train import train_gan
 from klish.seeding import seed_everything
 
 
-def _run(seed):
+def _run(seed, **kwargs):
     seed_everything(seed)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (40, 32, 32, 3), dtype=np.uint8)
@@ -14,7 +16,7 @@ def _run(seed):
     d = build_discriminator("dcgan", width=4, resolution=32)
     records = []
     result = train_gan(images, g, d, steps=6, batch_size=8, lr=2e-4, betas=(0.5, 0.999), ema_decay=0.9, seed=seed,
-                       log_every=2, bn_batches=2, callback=records.append, progress=False)
+                       log_every=2, bn_batches=2, callback=records.append, progress=False, **kwargs)
     return result, records
 
 
@@ -36,3 +38,25 @@ def test_ema_generator_is_batch_independent():
         together = g(z)
         alone = torch.cat([g(z[i:i + 1]) for i in range(6)])
     assert torch.allclose(together, alone, atol=1e-5)
+
+
+def test_snapshots_are_prepared_like_the_final_generator_and_leave_training_unchanged():
+    seen = {}
+
+    def keep(step, g):
+        assert not g.training
+        torch.randn(3)  # a snapshot consumer may use the global RNG: training must not depend on it
+        seen[step] = {k: v.clone() for k, v in g.state_dict().items()}
+
+    plain, _ = _run(5)
+    snapped, _ = _run(5, snapshot_steps=[2, 6], on_snapshot=keep)
+    assert sorted(seen) == [2, 6]
+    final = snapped.generator.state_dict()
+    assert all(torch.equal(seen[6][k], final[k]) for k in final)  # same weights and recalibrated BN statistics
+    assert all(torch.equal(v, plain.generator.state_dict()[k]) for k, v in final.items())
+    assert not all(torch.equal(seen[2][k], final[k]) for k in final)
+
+
+def test_snapshot_outside_the_run_is_an_error():
+    with pytest.raises(ConfigError, match="snapshot steps"):
+        _run(5, snapshot_steps=[7], on_snapshot=lambda step, g: None)
