@@ -10,7 +10,8 @@ overrides (as `dvc exp run -S`): render_world (the world, when `--world` is not 
 labels the evaluation samples, when `--parser` is not given), train_gan, extract_features (the clustering block),
 eval_samples (the evaluation samples) and cluster (KLiSH's C and K0). The stages' seeds are used, with clustering seed
 index 0. The last snapshot is train_gan.steps. Each row is one (snapshot, variant, K), scored like
-evaluate_clustering, with the GAN's training seconds up to that snapshot; `<out>.png` shows the final GAN's samples
+evaluate_clustering, with the GAN's training minutes up to that snapshot (at the last loss record) and the
+clustering seed index (`--cluster-seeds`); `<out>.png` shows the final GAN's samples
 with the K = 8 masks of each method.
 """
 
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--variants", nargs="+", default=None,
                         help="klish_sensitivity variants (default: rgb rgb_xy probe kmeans and KLiSH as in params)")
     parser.add_argument("--k", nargs="+", type=int, default=[8, 16])
+    parser.add_argument("--cluster-seeds", type=int, default=1, help="clustering seed indices 0..N-1 per variant "
+                        "(the cluster stage's seeds; the preview shows index 0)")
     parser.add_argument("--preview", nargs="*", default=None, help="variants shown in <out>.png (default: kmeans, "
                         "KLiSH)")
     parser.add_argument("--work", required=True, type=Path, help="scratch folder (world, parser, feature stores)")
@@ -207,11 +210,15 @@ def main(argv: list[str] | None = None) -> int:
         seconds = history[-1]["seconds"] if history else 0.0
         kept: dict[str, dict[str, Any]] = {}
         for name in variants:
-            for row in run_variant(name, data, args.k, cluster_seed, keep=kept.setdefault(name, {})):
-                rows.append({"domain": args.domain, "setting": label, "step": step,
-                             "train_minutes": round(seconds / 60, 2), **row})
+            # The probe has no seed; every other variant is fitted with seed indices 0 .. cluster_seeds - 1.
+            for index in range(1 if parse_variant(name)["method"] == "probe" else args.cluster_seeds):
+                fit = kept.setdefault(name, {}) if index == 0 else None
+                for row in run_variant(name, data, args.k, cluster_seed + index, keep=fit):
+                    rows.append({"domain": args.domain, "setting": label, "step": step, "seed_index": index,
+                                 "train_minutes": round(seconds / 60, 2), **row})
         log.info("%s step %d: %s", args.domain, step, "; ".join(
-            f"{r['variant']} K={r['k']} ARI {r['ari_pseudo']:.3f}" for r in rows if r["step"] == step))
+            f"{r['variant']} K={r['k']} ARI {r['ari_pseudo']:.3f}" for r in rows
+            if r["step"] == step and r["seed_index"] == 0))
         final.update(data=data, kept={name: kept[name] for name in shown})
 
     train(images, generator, discriminator, steps=g.steps, batch_size=g.batch_size, lr=g.lr,

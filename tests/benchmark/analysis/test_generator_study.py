@@ -22,10 +22,12 @@ def quick_params(repo, tmp_path, monkeypatch):
 def test_snapshots_are_scored_with_every_variant_and_the_world_is_reused(quick_params):
     out = quick_params / "study"
     argv = ["--domain", "car", "--set", *TINY, "render_world.appearance=random", "--snapshots", "2",
-            "--k", "3", "4", "--work", str(quick_params / "work"), "--out", str(out)]
+            "--k", "3", "4", "--cluster-seeds", "2", "--work", str(quick_params / "work"), "--out", str(out)]
     assert generator_study.main(argv) == 0
     table = pd.read_csv(out.with_suffix(".csv"))
     assert sorted(table["step"].unique()) == [2, 4]
+    assert table.groupby("variant")["seed_index"].nunique().to_dict() == {
+        "rgb": 2, "rgb_xy": 2, "probe": 1, "kmeans": 2, f"Crel=2000+k0={load_section('cluster').n_init_clusters}": 2}
     assert set(table["variant"]) == {"rgb", "rgb_xy", "probe", "kmeans", f"Crel=2000+k0={load_section('cluster').n_init_clusters}"}
     assert (table["train_minutes"] >= 0).all() and table["miou_pseudo"].between(0, 1).all()
     assert out.with_suffix(".png").stat().st_size > 0
