@@ -13,8 +13,8 @@ labels of the block, which needs `--parser`), a feature preparation (`l2`: each 
 only those layers' channels, e.g. `layers=b16.1,b32.1`) and KLiSH
 settings (`C=<value>` as given, `Crel=<value>` divided by the mean squared centred feature norm, `k0=<value>`).
 `base` is KLiSH with the reference's C = 5000 and K0 = 100. Every row is fitted on the first `--images` images of the
-store with the same seed and scored like evaluate_clustering; `largest_share` is the share of the block's pixels in
-the largest cluster (a label-free sign of collapse).
+store with each `--seed` (the probe with the first) and scored like evaluate_clustering; `largest_share` is the share
+of the block's pixels in the largest cluster (a label-free sign of collapse).
 """
 
 from __future__ import annotations
@@ -167,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--images", type=int, default=64, help="images of the store to cluster")
     parser.add_argument("--k", nargs="+", type=int, default=[8, 16])
     parser.add_argument("--variants", nargs="+", default=["base", "kmeans", "C=500", "C=50000", "k0=50", "l2"])
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, nargs="+", default=[0], help="one fit per seed (the probe: the first)")
     parser.add_argument("--out", type=Path, help="write <out>.md and <out>.csv")
     args = parser.parse_args(argv)
     for name in args.variants:
@@ -175,9 +175,10 @@ def main(argv: list[str] | None = None) -> int:
     data = load_data(args)
     rows = []
     for name in args.variants:
-        new = run_variant(name, data, args.k, args.seed)
-        print(pd.DataFrame(new).round(4).to_string(index=False, header=not rows), flush=True)
-        rows += new
+        for seed in args.seed[:1] if parse_variant(name)["method"] == "probe" else args.seed:
+            new = [{"seed": seed, **row} for row in run_variant(name, data, args.k, seed)]
+            print(pd.DataFrame(new).round(4).to_string(index=False, header=not rows), flush=True)
+            rows += new
     table = pd.DataFrame(rows).round(4)
     if args.out:
         write_table(args.out, f"KLiSH sensitivity ({data['domain'].name})", "benchmark.analysis.klish_sensitivity",

@@ -27,6 +27,7 @@ def test_variants_are_scored_at_each_k(tmp_path):
                                                        ["std+Crel=100+k0=12", 3], ["std+Crel=100+k0=12", 4],
                                                        [subset, 3], [subset, 4]]
     assert table["miou_pseudo"].between(0, 1).all() and table["largest_share"].between(0, 1).all()
+    assert (table["seed"] == 0).all()
     per_class = table[[f"iou_{c}" for c in get_domain("face").classes]]
     np.testing.assert_allclose(per_class.mean(axis=1), table["miou_pseudo"], atol=1e-3)  # mIoU is their mean
 
