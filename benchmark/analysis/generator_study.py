@@ -35,9 +35,9 @@ from benchmark.data.world import get_domain
 from benchmark.data.world.render import render_world
 from benchmark.params import PARAMS_FILE, SECTIONS, ParamsError, load_section
 from benchmark.report import write_table
-from benchmark.stages import cluster, extract_features, render_world as render_stage, train_gan, train_parser
+from benchmark.stages import cluster, extract_features, train_gan, train_parser
+from benchmark.stages import render_world as render_stage
 from benchmark.tasks.segmenter import UNet, load_segmenter, predict, save_segmenter, train_segmenter
-from klish import atomic
 from klish.features import FeatureStore
 from klish.features import extract_features as extract
 from klish.generators import build_discriminator, build_generator
@@ -70,7 +70,7 @@ def apply_overrides(sections: dict[str, Any], overrides: list[str]) -> dict[str,
         if hint in (int, float, str) and not isinstance(value, hint):
             raise SystemExit(f"error: --set {item!r}: {section}.{name} must be {hint.__name__}")
         out[section] = dataclasses.replace(out[section], **{name: value})
-    for name, section in out.items():  # after all overrides: a check may involve several keys
+    for section in out.values():  # after all overrides: a check may involve several keys
         try:
             section.validate()
         except ParamsError as err:
@@ -127,9 +127,10 @@ def snapshot_data(generator: torch.nn.Module, domain: str, s: dict[str, Any], pa
                   work: Path) -> dict[str, Any]:
     """The clustering block and the evaluation samples of one snapshot, in klish_sensitivity's data layout."""
     p, e = s["extract_features"], s["eval_samples"]
-    block = extract(generator, work / "block", n_samples=p.n_samples, seed=s["base"].seed + extract_features.SEED_OFFSET,
-                    size=p.size, batch_size=p.batch_size, layers=p.layers, max_channels=p.max_channels,
-                    normalize=p.normalize, truncation=p.truncation, progress=False)
+    seed = s["base"].seed + extract_features.SEED_OFFSET
+    block = extract(generator, work / "block", n_samples=p.n_samples, seed=seed, size=p.size, batch_size=p.batch_size,
+                    layers=p.layers, max_channels=p.max_channels, normalize=p.normalize, truncation=p.truncation,
+                    progress=False)
     extract(generator, work / "eval", n_samples=e.n_samples, seed=e.seed, size=p.size, batch_size=e.batch_size,
             layers=[layer["name"] for layer in block["layers"]], normalize=p.normalize, truncation=p.truncation,
             progress=False)

@@ -74,8 +74,8 @@ def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module
 
     Each step does one discriminator and one generator update with the non-saturating logistic loss. Every
     `log_every` steps the mean losses since the last record go to the history and to `callback`. At each of
-    `snapshot_steps`, `on_snapshot(step, g)` gets a copy of the EMA generator prepared exactly as the final one (BatchNorm
-    recalibrated, eval mode); the time it takes is not counted in the history's `seconds`.
+    `snapshot_steps`, `on_snapshot(step, g)` gets a copy of the EMA generator prepared exactly as the final one
+    (BatchNorm recalibrated, eval mode); the time it takes is not counted in the history's `seconds`.
     """
     if any(not 1 <= s <= steps for s in snapshot_steps):
         raise ConfigError(f"snapshot steps must lie in 1..{steps}, got {sorted(snapshot_steps)}")
