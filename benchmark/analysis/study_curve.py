@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.analysis.klish_sensitivity import parse_variant  # noqa: E402
 from klish import atomic  # noqa: E402
 
 METRICS = (("ari_pseudo", "ARI"), ("miou_pseudo", "mIoU (many-to-one)"))
@@ -34,7 +35,8 @@ def curve_figure(table: pd.DataFrame, k: int) -> plt.Figure:
             for variant, group in rows[rows["domain"] == domain].groupby("variant", sort=False):
                 group = group.sort_values("train_minutes")
                 style = "--" if variant in ("rgb", "rgb_xy", "probe") else "-"
-                ax.plot(group["train_minutes"], group[metric], style, marker="o", label=variant)
+                name = f"klish ({variant})" if parse_variant(variant)["method"] == "klish" else variant
+                ax.plot(group["train_minutes"], group[metric], style, marker="o", label=name)
             ax.set_title(f"{domain}: {title}" + ("" if row else f", K = {k}"), fontsize=10)
             ax.grid(alpha=0.3)
             if row == len(METRICS) - 1:

@@ -77,6 +77,12 @@ def render_world(domain: str, out_dir: str | os.PathLike, *, seed: int, resoluti
     return manifest
 
 
+APPEARANCE_NOTES = {
+    "consistent": "consistent (parts have their typical look, global colour varies moderately)",
+    "random": "random (every painted shape a uniformly random colour; shapes and masks as in the consistent world)",
+}
+
+
 def dataset_card(manifest: dict, description: str, class_fraction: np.ndarray) -> str:
     """A Markdown dataset card: what it is, its classes with palette and pixel share, sizes, seed, format."""
     rows = "\n".join(
@@ -91,6 +97,7 @@ Procedural {manifest['domain']} images with exact per-pixel class ids, rendered 
 
 - Resolution {res}x{res}, anti-aliased by {ss}x{ss} supersampling
   (image = box filter of the sub-samples; mask = majority class of the sub-samples).
+- Appearance: {APPEARANCE_NOTES[manifest.get('appearance', 'consistent')]}.
 - Sample i of a split is a pure function of (seed={manifest['seed']}, split, i): re-rendering gives identical bytes.
 - `train`: {splits['train']['n']} images, what the GAN sees. Its masks are stored in separate shards and are used only
   for supervised reference rows.

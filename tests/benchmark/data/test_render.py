@@ -21,7 +21,8 @@ def test_layout_manifest_card_preview(world):
                                                                 "images-00002.npz"]
     assert manifest["classes"][0] == "background" and len(manifest["palette"]) == len(manifest["classes"])
     card = (world / "README.md").read_text()
-    assert "| 9 | cloth |" in card and "seed=5" in card
+    assert "| 9 | cloth |" in card and "seed=5" in card and "Appearance: consistent" in card
+    assert manifest["appearance"] == "consistent"
     assert (world / "preview.png").stat().st_size > 0
     assert not list(world.parent.glob(".*tmp"))  # nothing half-written left behind
 
