@@ -7,12 +7,12 @@ probe (the ceiling), which has one K (the domain's class count) and is repeated 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from benchmark.cli import run
+from benchmark.json_inputs import read_json
 from benchmark.params import load_section
 from benchmark.stages.cluster_references import CEILING, CEILING_SEED, FLOORS
 from klish import atomic
@@ -41,12 +41,7 @@ def collect(root: Path, methods: list[str], seeds: list[int], domains: list[str]
         domains = sorted({path.parent.name for path in root.glob("*/*.json")})
     for domain, method in ((d, m) for d in domains for m in methods):
         path = root / domain / f"{method}.json"
-        if not path.is_file():
-            raise KlishError(f"{path}: evaluation missing (run evaluate_clustering for {domain}/{method})")
-        try:
-            by_seed = json.loads(path.read_text())
-        except json.JSONDecodeError as exc:
-            raise KlishError(f"{path}: not valid JSON ({exc.msg})") from None
+        by_seed = read_json(path, f"evaluation missing (run evaluate_clustering for {domain}/{method})")
         for seed in (f"s{s}" for s in seeds):
             if seed not in by_seed:
                 raise KlishError(f"{path}: no entry for seed {seed} (run evaluate_clustering for {domain}/{method})")

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,6 +20,7 @@ import numpy as np
 from benchmark import tracking
 from benchmark.cli import run, stage_parser
 from benchmark.data.world import get_domain
+from benchmark.json_inputs import read_json
 from benchmark.params import CLUSTER_METHODS, load_section, params_md5
 from klish import atomic
 from klish.errors import KlishError
@@ -92,14 +92,14 @@ def _main(args: argparse.Namespace) -> None:
     if not gt_path.is_file():
         raise KlishError(f"{gt_path}: pseudo ground truth not found (run sample_eval first)")
     truth = np.load(gt_path, allow_pickle=False)
-    parser_info = json.loads((args.eval / "info.json").read_text())["parser"]
+    parser_info = read_json(args.eval / "info.json", "not found (run sample_eval first)").get("parser", {})
     folders = seed_folders(args.clustering)
     features = np.asarray(store.features, dtype=np.float32)  # converted once, not once per K and seed
     all_metrics: dict[str, dict] = {}
     with atomic.atomic_directory(args.results) as results:
         for folder in folders:
             extractors = load_extractors(folder / "extractors.safetensors")
-            model_info = json.loads((folder / "model.json").read_text())
+            model_info = read_json(folder / "model.json", "not found (re-run the cluster stage)")
             start = time.perf_counter()
             rows = evaluate(extractors, features, truth, len(domain.classes), p.k_max)
             if not rows:

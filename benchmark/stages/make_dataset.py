@@ -6,7 +6,6 @@ largest drop of its merging metric) is reported beside the manual one."""
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
@@ -16,10 +15,11 @@ from benchmark import tracking
 from benchmark.cli import run, stage_parser
 from benchmark.data.synthetic import auto_select_k, synthesize
 from benchmark.data.world import get_domain
+from benchmark.json_inputs import read_json
 from benchmark.params import CLUSTER_METHODS, load_section, params_md5
 from benchmark.stages.cluster import SEED_OFFSET
 from klish import atomic
-from klish.errors import CheckpointError, ConfigError, KlishError
+from klish.errors import CheckpointError, ConfigError
 from klish.extractor import load_extractors
 from klish.features import FeatureStore
 from klish.generators import load_checkpoint
@@ -36,13 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def read_model(clustering: Path) -> dict:
     """The cluster stage's model.json, with a one-line error when missing or unreadable."""
-    path = clustering / "model.json"
-    if not path.is_file():
-        raise KlishError(f"{path}: not found (run the cluster stage first)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise KlishError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return read_json(clustering / "model.json", "not found (run the cluster stage first)")
 
 
 def _main(args: argparse.Namespace) -> None:
