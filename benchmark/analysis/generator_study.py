@@ -8,11 +8,11 @@ during training, score K-means, KLiSH, the colour floors and the probe ceiling o
 Every setting comes from params.yaml's sections, as the pipeline's stages read them, with `--set section.key=value`
 overrides (as `dvc exp run -S`): render_world (the world, when `--world` is not given), train_parser (the parser that
 labels the evaluation samples, when `--parser` is not given), train_gan, extract_features (the clustering block),
-eval_samples (the evaluation samples) and cluster (KLiSH's C and K0). The stages' seeds are used, with clustering seed
-index 0. The last snapshot is train_gan.steps. Each row is one (snapshot, variant, K), scored like
+eval_samples (the evaluation samples) and cluster (KLiSH's C and K0). The stages' seeds are used (clustering seed
+indices from 0). The last snapshot is train_gan.steps. Each row is one (snapshot, variant, K), scored like
 evaluate_clustering, with the GAN's training minutes up to that snapshot (at the last loss record) and the
-clustering seed index (`--cluster-seeds`); `<out>.png` shows the final GAN's samples
-with the K = 8 masks of each method.
+clustering seed index (`--cluster-seeds`); `<out>.png` shows the final GAN's samples, the parser's labels and the
+K = 8 masks of K-means and KLiSH.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ PREVIEW = 8
 
 
 def apply_overrides(sections: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Sections with `section.key=value` overrides, each value parsed as YAML and checked against the field's type."""
+    """Sections with `section.key=value` overrides: a number when the value reads as one, JSON for a list or mapping,
+    else a string; checked against the field's type and then by each section's own validation."""
     out = dict(sections)
     for item in overrides:
         key, sep, raw = item.partition("=")
@@ -105,9 +106,12 @@ def world_folder(domain: str, s: dict[str, Any], work: Path) -> Path:
 
 
 def parser_file(domain: str, world: Path, s: dict[str, Any], work: Path) -> Path:
-    """A parser trained on `world` with the train_parser section (reused from `work/parser` when present)."""
+    """A parser trained on `world` with the train_parser section (reused from `work/parser` when it was trained on a
+    world with the same manifest settings)."""
     path = work / "parser" / "parser.safetensors"
-    if path.exists():
+    manifest = json.loads((world / shards.MANIFEST).read_text())
+    world_id = {k: manifest.get(k) for k in ("domain", "resolution", "seed", "appearance", "supersample")}
+    if path.exists() and load_segmenter(path)[1].get("world") == world_id:
         return path
     p, seed = s["train_parser"], s["base"].seed + train_parser.SEED_OFFSET
     seed_everything(seed)
@@ -117,7 +121,7 @@ def parser_file(domain: str, world: Path, s: dict[str, Any], work: Path) -> Path
                     device=s["base"].device, class_weighting=p.class_weighting)
     test_images, test_masks = shards.read_split(world, "test", "images"), shards.read_split(world, "test", "masks")
     accuracy = float((predict(model.cpu(), test_images) == test_masks).mean())
-    save_segmenter(path, model.cpu(), {"domain": domain, "trained_on": str(world), "seed": seed,
+    save_segmenter(path, model.cpu(), {"domain": domain, "trained_on": str(world), "world": world_id, "seed": seed,
                                        "pixel_accuracy_real": accuracy})
     log.info("parser trained on %s: pixel accuracy %.3f on its test split", world, accuracy)
     return path
@@ -188,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
         parse_variant(name)
     if set(shown) - set(variants):
         raise SystemExit(f"error: --preview {' '.join(sorted(set(shown) - set(variants)))}: not among the variants")
+    if args.world is not None and any(item.startswith("render_world.") for item in args.set):
+        raise SystemExit("error: --world is given, so render_world overrides would be ignored: drop one of them")
     g = s["train_gan"]
     steps = sorted({*args.snapshots, g.steps})
     args.work.mkdir(parents=True, exist_ok=True)

@@ -33,9 +33,11 @@ def test_snapshots_are_scored_with_every_variant_and_the_world_is_reused(quick_p
     assert out.with_suffix(".png").stat().st_size > 0
     manifest = (quick_params / "work" / "world" / "manifest.json").read_text()
     assert '"appearance": "random"' in manifest
-    stamp = (quick_params / "work" / "world" / "manifest.json").stat().st_mtime_ns
+    stamps = [(quick_params / "work" / name).stat().st_mtime_ns
+              for name in ("world/manifest.json", "parser/parser.safetensors")]
     assert generator_study.main(argv) == 0  # same settings: the world and the parser are reused
-    assert (quick_params / "work" / "world" / "manifest.json").stat().st_mtime_ns == stamp
+    assert [(quick_params / "work" / name).stat().st_mtime_ns
+            for name in ("world/manifest.json", "parser/parser.safetensors")] == stamps
     assert pd.read_csv(out.with_suffix(".csv"))[["ari_pseudo", "miou_pseudo"]].equals(
         table[["ari_pseudo", "miou_pseudo"]])  # same seeds, same numbers
 
@@ -50,3 +52,9 @@ def test_overrides_are_typed_and_checked(quick_params):
         generator_study.apply_overrides(sections, ["train_gan.steps=many"])
     with pytest.raises(SystemExit, match="render_world.appearance"):
         generator_study.apply_overrides(sections, ["render_world.appearance=pastel"])
+
+
+def test_a_given_world_with_render_overrides_is_refused(quick_params):
+    with pytest.raises(SystemExit, match="render_world overrides would be ignored"):
+        generator_study.main(["--domain", "car", "--set", "render_world.appearance=random", "--world",
+                              str(quick_params), "--work", str(quick_params / "w"), "--out", str(quick_params / "o")])
