@@ -51,7 +51,7 @@ def normalise_layers(features: np.ndarray, layers: list[dict]) -> np.ndarray:
 
 
 def parse_variant(name: str) -> dict[str, Any]:
-    """`+`-joined tokens -> {"method", "prep", "C", "C_scaling", "k0"}; an unknown token is an error."""
+    """`+`-joined tokens -> {"method", "prep", "C", "C_scaling", "k0", "layers"}; an unknown token is an error."""
     spec: dict[str, Any] = {"method": "klish", "prep": None, "C": 5000.0, "C_scaling": "none", "k0": 100,
                             "layers": None}
     for token in name.split("+"):
