@@ -138,7 +138,8 @@ def real_fake_directions(real: np.ndarray, fake: np.ndarray, n_directions: int, 
 
 
 def project_out(features: np.ndarray, directions: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """`features` standardised with `reference`'s statistics, minus their component along orthonormal `directions`."""
+    """`features` standardised with `reference`'s statistics, minus their component along orthonormal `directions`;
+    `reference` must be the features the directions were found on (real and generated together)."""
     mean, std = reference.mean(0), reference.std(0) + 1e-8
     z = (features - mean) / std
     return (z - (z @ directions.T) @ directions).astype(np.float32)
