@@ -9,13 +9,13 @@ from typing import Any
 from klish.errors import KlishError
 
 
-def read_json(path: str | Path, missing: str) -> Any:
-    """The parsed JSON at `path`; a missing file is an error ending with `missing` (what to run), a corrupt one names
+def read_json(path: str | Path, missing: str, error: type[KlishError] = KlishError) -> Any:
+    """The parsed JSON at `path`; a missing file is an `error` ending with `missing` (what to run), a corrupt one names
     the position."""
     path = Path(path)
     if not path.is_file():
-        raise KlishError(f"{path}: {missing}")
+        raise error(f"{path}: {missing}")
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as exc:
-        raise KlishError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        raise error(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None

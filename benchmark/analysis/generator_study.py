@@ -93,9 +93,8 @@ def world_folder(domain: str, s: dict[str, Any], work: Path) -> Path:
     """The world rendered under `work/world` with the render_world section (reused when its manifest matches)."""
     p, seed = s["render_world"], s["base"].seed + render_stage.SEED_OFFSET
     folder = work / "world"
-    manifest = folder / shards.MANIFEST
-    if manifest.exists():
-        have = json.loads(manifest.read_text())
+    if (folder / shards.MANIFEST).exists():
+        have = shards.load_manifest(folder)
         same = [have.get("resolution"), have.get("seed"), have.get("appearance"), have.get("supersample"),
                 have["splits"]["train"]["n"], have["splits"]["test"]["n"]]
         if same == [p.resolution, seed, p.appearance, p.supersample, p.n_train, p.n_test]:
@@ -109,7 +108,7 @@ def parser_file(domain: str, world: Path, s: dict[str, Any], work: Path) -> Path
     """A parser trained on `world` with the train_parser section (reused from `work/parser` when it was trained on a
     world with the same manifest settings)."""
     path = work / "parser" / "parser.safetensors"
-    manifest = json.loads((world / shards.MANIFEST).read_text())
+    manifest = shards.load_manifest(world)
     world_id = {k: manifest.get(k) for k in ("domain", "resolution", "seed", "appearance", "supersample")}
     if path.exists() and load_segmenter(path)[1].get("world") == world_id:
         return path

@@ -3,13 +3,13 @@ with many small files)."""
 
 from __future__ import annotations
 
-import json
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+from benchmark.json_inputs import read_json
 from klish import atomic
 from klish.errors import KlishError
 from klish.visualize import colorize, image_grid, overlay, save_png
@@ -84,13 +84,8 @@ class ShardWriter:
 
 def load_manifest(root: str | Path) -> dict:
     """The manifest of the dataset at `root`, with a one-line error when it is missing or unreadable."""
-    path = Path(root) / MANIFEST
-    if not path.is_file():
-        raise DatasetError(f"{path}: dataset manifest not found (render the dataset first, e.g. `dvc repro`)")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    return read_json(Path(root) / MANIFEST, "dataset manifest not found (render the dataset first, e.g. `dvc repro`)",
+                     DatasetError)
 
 
 def read_split(root: str | Path, split: str, part: str = "images", n_ids: int | None = None) -> np.ndarray:
