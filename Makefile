@@ -9,7 +9,9 @@ export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
 
-.PHONY: install repro test lint profile-quick profile-default clean-results
+FASHION_MNIST := /usr/share/datasets/fashion-mnist
+
+.PHONY: install repro test lint profile-quick profile-default clean-results fashion-mnist
 
 install: $(STAMP)
 
@@ -21,7 +23,16 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	touch $@
 
-repro: install
+# Fashion-MNIST for the recognition probe: the Debian package where apt is available (as root); elsewhere give the
+# folder of the standard IDX files in params.yaml (recognition.fashion_mnist_path).
+fashion-mnist:
+	@test -d $(FASHION_MNIST) || { command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ] && \
+	  { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dataset-fashion-mnist || \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      dataset-fashion-mnist; }; }; } || \
+	  echo "note: Fashion-MNIST is not installed ($(FASHION_MNIST)); install the Debian package dataset-fashion-mnist or set recognition.fashion_mnist_path"
+
+repro: install fashion-mnist
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@echo
 	@echo "Results:     results/ (metric JSONs, loss curves, sample grids) and datasets/world/ (rendered data)"

@@ -149,9 +149,11 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes: dict[str, str],
-              references: Mapping[str, str] | None = None) -> str:
-    """The self-contained page: per task and metric a table and a bar chart; then, per domain and method, a strip
-    of samples with their masks (`strips` maps (domain, method) to a PNG)."""
+              references: Mapping[str, str] | None = None, figures: Mapping[str, bytes] | None = None) -> str:
+    """The self-contained page: per task and metric a table and a bar chart (after the task's note, its figure from
+    `figures`, a PNG, if any); then, per domain and method, a strip of samples with their masks (`strips` maps
+    (domain, method) to a PNG)."""
+    figures = dict(figures or {})
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>klish-bench leaderboard</title><style>",
              "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0}"
              "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
@@ -163,7 +165,8 @@ def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes:
     current = None
     for task, metric, cells, best in wide_tables(summary, references):
         if task != current:
-            parts.append(f"<h2 id='{task}'>{task}</h2>" + (f"<p>{notes[task]}</p>" if task in notes else ""))
+            parts.append(f"<h2 id='{task}'>{task}</h2>" + (f"<p>{notes[task]}</p>" if task in notes else "")
+                         + (_img(figures[task], f"{task} figure") if task in figures else ""))
             current = task
         header = "".join(f"<th>{d}</th>" for d in cells.columns)
         rows = "".join(
@@ -179,6 +182,30 @@ def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes:
             parts.append(f"<h3>{domain} / {method}</h3>{_img(path.read_bytes(), f'{domain} {method}')}")
     parts.append("</body></html>")
     return "\n".join(parts)
+
+
+def label_fraction_plot(block: pd.DataFrame, prefix: str, suffix: str) -> bytes:
+    """Mean metric against label percentage (log x), one panel per domain, one line per method, std as error bars;
+    the metrics are named `<prefix><percent><suffix>`. PNG bytes."""
+    rows = block[block["metric"].str.startswith(prefix) & block["metric"].str.endswith(suffix)].copy()
+    rows["percent"] = [float(m[len(prefix):len(m) - len(suffix)]) for m in rows["metric"]]
+    domains = _domains(rows)
+    fig, axes = plt.subplots(1, len(domains), figsize=(3.6 * len(domains), 3.0), dpi=100, squeeze=False)
+    for ax, domain in zip(axes[0], domains):
+        for method, line in rows[rows.domain == domain].groupby("method", sort=False):
+            line = line.sort_values("percent")
+            ax.errorbar(line["percent"], line["mean"], yerr=line["std"], marker="o", ms=3, capsize=2, label=method)
+        ax.set_xscale("log")
+        ax.set_xlabel("labels used (%)")
+        ax.set_title(domain, fontsize=9)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel(prefix.rstrip("_"))
+    axes[0][-1].legend(fontsize=7)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return buffer.getvalue()
 
 
 def fractions_of(summary: pd.DataFrame, task: str, metric: str, reference: str) -> pd.DataFrame:

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import yaml
 
+from benchmark.data.recognition import DATASETS as RECOGNITION_DATASETS
 from benchmark.data.world.canvas import APPEARANCES
 from klish.errors import KlishError
 
@@ -252,6 +253,79 @@ class UfsParams:
                   lr=self.lr)
 
 
+PROBE_FEATURES = ("pixels", "discriminator", "discriminator_random", "discriminator_minus_realfake", "bigan_latent",
+                  "bigan_encoder", "supervised_cnn")
+
+
+@dataclass(frozen=True)
+class RecognitionParams:
+    """Real labelled image sets and the GANs trained on their images without labels (issue 7: GAN features for
+    recognition). Both the DCGAN and the BiGAN use these settings."""
+
+    datasets: Any  # list of: digits, fashion_mnist, animal_shapes
+    resolution: Any  # {dataset: R}: images padded or resized to R x R (a power of two >= 8)
+    max_train_images: int  # stratified cap on the training split: the GANs' images and the SVM's labelled pool
+    fashion_mnist_path: str  # folder of Fashion-MNIST's IDX files (the Debian package's by default)
+    z_dim: int
+    width: int  # discriminator channels at R/2 (doubling per halving); the generator's at R
+    steps: int  # generator updates
+    batch_size: int
+    lr: float
+    beta1: float
+    beta2: float
+    ema_decay: float  # DCGAN generator EMA (the BiGAN's generator and encoder are used as trained)
+    log_every: int
+
+    def validate(self) -> None:
+        _int_list("recognition.datasets", self.datasets, str)
+        for name in self.datasets:
+            _choice("recognition.datasets[]", name, RECOGNITION_DATASETS)
+        if not (isinstance(self.resolution, dict) and set(self.datasets) <= set(self.resolution)
+                and all(isinstance(r, int) and not isinstance(r, bool) and r >= 8 and not r & (r - 1)
+                        for r in self.resolution.values())):
+            raise ParamsError(f"{PARAMS_FILE}: recognition.resolution must map every dataset of recognition.datasets "
+                              f"to a power of two >= 8, got {self.resolution!r}")
+        _positive("recognition", max_train_images=self.max_train_images, z_dim=self.z_dim, width=self.width,
+                  steps=self.steps, batch_size=self.batch_size, lr=self.lr, log_every=self.log_every)
+        for key, value in (("beta1", self.beta1), ("beta2", self.beta2), ("ema_decay", self.ema_decay)):
+            if not 0.0 <= value < 1.0:
+                raise ParamsError(f"{PARAMS_FILE}: recognition.{key} must be in [0, 1), got {value}")
+
+
+@dataclass(frozen=True)
+class ProbeParams:
+    """The linear L2-SVM probe of each feature type (the DCGAN recipe), with its controls."""
+
+    features: Any  # list of PROBE_FEATURES
+    label_fractions: Any  # fractions of the labelled pool the SVM (or the supervised CNN) is trained with
+    svm_C: Any  # the C values tried on the validation split
+    validation_fraction: float  # of the labelled training subset, stratified, for choosing C
+    svm_max_iter: int
+    realfake_directions: int  # real-vs-generated directions projected out (iterative nullspace projection)
+    realfake_samples: int  # real and generated images each used to find them
+    supervised_steps: int  # Adam steps of the supervised CNN control (same body as the discriminator), any label count
+    supervised_lr: float
+    batch_size: int
+
+    def validate(self) -> None:
+        _int_list("probe.features", self.features, str)
+        for name in self.features:
+            _choice("probe.features[]", name, PROBE_FEATURES)
+        for key, values in (("label_fractions", self.label_fractions), ("svm_C", self.svm_C)):
+            if not (isinstance(values, list) and values and all(
+                    isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in values)):
+                raise ParamsError(f"{PARAMS_FILE}: probe.{key} must be a non-empty list of positive numbers, got "
+                                  f"{values!r}")
+        if max(self.label_fractions) > 1:
+            raise ParamsError(f"{PARAMS_FILE}: probe.label_fractions must lie in (0, 1], got {self.label_fractions}")
+        if not 0 < self.validation_fraction < 1:
+            raise ParamsError(f"{PARAMS_FILE}: probe.validation_fraction must lie in (0, 1), got "
+                              f"{self.validation_fraction}")
+        _positive("probe", svm_max_iter=self.svm_max_iter, realfake_directions=self.realfake_directions,
+                  realfake_samples=self.realfake_samples, supervised_steps=self.supervised_steps,
+                  supervised_lr=self.supervised_lr, batch_size=self.batch_size)
+
+
 SECTIONS: dict[str, type] = {
     "base": BaseParams,
     "render_world": RenderWorldParams,
@@ -264,6 +338,8 @@ SECTIONS: dict[str, type] = {
     "evaluate_clustering": EvaluateClusteringParams,
     "make_dataset": MakeDatasetParams,
     "ufs": UfsParams,
+    "recognition": RecognitionParams,
+    "probe": ProbeParams,
 }
 
 T = TypeVar("T")

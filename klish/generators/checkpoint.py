@@ -16,10 +16,10 @@ from torch import nn
 
 from klish import atomic
 from klish.errors import CheckpointError, ConfigError
-from klish.generators.registry import build_discriminator, build_generator
+from klish.generators.registry import build_discriminator, build_encoder, build_generator
 
 FORMAT = "klish-checkpoint/1"
-ROLES = ("generator", "discriminator")
+ROLES = ("generator", "discriminator", "encoder")
 
 
 def sidecar_path(path: str | os.PathLike) -> Path:
@@ -103,7 +103,11 @@ def load_checkpoint(path: str | os.PathLike) -> tuple[nn.Module, dict[str, Any]]
     """
     sidecar = read_sidecar(path)
     state = load_state(path, expected_sha256=sidecar["sha256"])
-    build = build_generator if sidecar["role"] == "generator" else build_discriminator
+    builders = {"generator": build_generator, "discriminator": build_discriminator, "encoder": build_encoder}
+    if sidecar["role"] not in builders:
+        raise CheckpointError(f"{sidecar_path(path)}: unknown role {sidecar['role']!r} "
+                              f"(expected one of {', '.join(ROLES)})")
+    build = builders[sidecar["role"]]
     model = build(sidecar["arch"], **sidecar["kwargs"])
     expected = model.state_dict()
     missing = [k for k in expected if k not in state]

@@ -25,7 +25,7 @@ def _check_resolution(resolution: int) -> int:
     return int(math.log2(resolution))
 
 
-def _init_weights(module: nn.Module) -> None:
+def init_dcgan_weights(module: nn.Module) -> None:
     """DCGAN initialisation: conv weights N(0, 0.02), BN scale N(1, 0.02), zero biases."""
     for m in module.modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
@@ -89,7 +89,7 @@ class DCGANGenerator(nn.Module):
                 self._features[f"b{r}.1"] = f"stages.b{r}.6"
             self.to_rgb = nn.Sequential(nn.Conv2d(ch(resolution), out_channels, 1), nn.Tanh())
         self.stages = nn.Sequential(stages)
-        _init_weights(self)
+        init_dcgan_weights(self)
 
     @property
     def feature_layers(self) -> OrderedDict[str, str]:
@@ -121,7 +121,7 @@ class DCGANDiscriminator(nn.Module):
             prev = out
         self.stages = nn.Sequential(stages)
         self.head = nn.Conv2d(prev, 1, 4, 1, 0)
-        _init_weights(self)
+        init_dcgan_weights(self)
 
     @property
     def feature_layers(self) -> OrderedDict[str, str]:

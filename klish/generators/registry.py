@@ -8,22 +8,27 @@ from dataclasses import dataclass
 from torch import nn
 
 from klish.errors import ConfigError
+from klish.generators.bigan import BiGANDiscriminator, BiGANEncoder
 from klish.generators.dcgan import DCGANDiscriminator, DCGANGenerator
 
 
 @dataclass(frozen=True)
 class Architecture:
-    """A GAN family: generator class, discriminator class, and a one-line description."""
+    """A GAN family: generator class, discriminator class, encoder class (if it learns one), and a description."""
 
     name: str
     generator: type[nn.Module]
     discriminator: type[nn.Module] | None
     description: str
+    encoder: type[nn.Module] | None = None
 
 
 ARCHITECTURES: dict[str, Architecture] = {
     "dcgan": Architecture("dcgan", DCGANGenerator, DCGANDiscriminator,
                           "DCGAN (Radford et al. 2016); upsample='transposed' or 'nearest' (+2 convs per resolution)"),
+    "bigan": Architecture("bigan", DCGANGenerator, BiGANDiscriminator,
+                          "BiGAN (Donahue et al. 2017): DCGAN generator, encoder, discriminator on (image, latent)",
+                          encoder=BiGANEncoder),
 }
 
 
@@ -54,3 +59,11 @@ def build_discriminator(arch: str, **kwargs) -> nn.Module:
     if spec.discriminator is None:
         raise ConfigError(f"{arch}: this architecture has no discriminator")
     return _construct(spec.discriminator, arch, kwargs)
+
+
+def build_encoder(arch: str, **kwargs) -> nn.Module:
+    """A freshly initialised encoder of architecture `arch` (only families that learn one, such as bigan)."""
+    spec = get_architecture(arch)
+    if spec.encoder is None:
+        raise ConfigError(f"{arch}: this architecture has no encoder")
+    return _construct(spec.encoder, arch, kwargs)

@@ -31,6 +31,39 @@ class GanTrainingResult:
     seconds: float = 0.0
 
 
+class LossHistory:
+    """Mean losses and discriminator outputs over every `log_every` steps (and the last step), with the training
+    seconds so far; each record also goes to `callback`."""
+
+    def __init__(self, log_every: int, steps: int, callback: Callable[[dict[str, float]], None] | None) -> None:
+        self.log_every, self.steps, self.callback = log_every, steps, callback
+        self.history: list[dict[str, float]] = []
+        self._running = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
+        self._count = 0
+        self._start = time.perf_counter()
+
+    def elapsed(self, paused: float = 0.0) -> float:
+        """Seconds since training began, less `paused`."""
+        return time.perf_counter() - self._start - paused
+
+    def add(self, step: int, d_loss: torch.Tensor, g_loss: torch.Tensor, logits_real: torch.Tensor,
+            logits_fake: torch.Tensor, paused: float = 0.0) -> None:
+        """Accumulate one step; write a record when the step is due."""
+        self._running["d_loss"] += d_loss.item()
+        self._running["g_loss"] += g_loss.item()
+        self._running["d_real"] += torch.sigmoid(logits_real).mean().item()
+        self._running["d_fake"] += torch.sigmoid(logits_fake).mean().item()
+        self._count += 1
+        if step % self.log_every == 0 or step == self.steps:
+            record = {"step": float(step), **{k: v / self._count for k, v in self._running.items()},
+                      "seconds": self.elapsed(paused)}
+            self.history.append(record)
+            if self.callback is not None:
+                self.callback(record)
+            self._running = dict.fromkeys(self._running, 0.0)
+            self._count = 0
+
+
 def images_to_tensor(images: np.ndarray) -> torch.Tensor:
     """uint8 [N, H, W, 3] to float [N, 3, H, W] in [-1, 1]."""
     return torch.from_numpy(images).permute(0, 3, 1, 2).float().div_(127.5).sub_(1.0).contiguous()
@@ -94,11 +127,8 @@ def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module
     opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=betas)
     generator.train()
     discriminator.train()
-    history: list[dict[str, float]] = []
-    running = {"d_loss": 0.0, "g_loss": 0.0, "d_real": 0.0, "d_fake": 0.0}
-    count = 0
+    losses = LossHistory(log_every, steps, callback)
     paused = 0.0  # seconds spent in on_snapshot
-    start = time.perf_counter()
     for step in tqdm(range(1, steps + 1), desc="train_gan", unit="step", disable=not progress, mininterval=2.0):
         real = data[torch.randint(len(data), (batch_size,), generator=gen)].to(device)
         z = torch.randn(batch_size, z_dim, generator=gen).to(device)
@@ -116,19 +146,7 @@ def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module
         opt_g.step()
         update_ema(ema, generator, ema_decay)
 
-        running["d_loss"] += d_loss.item()
-        running["g_loss"] += g_loss.item()
-        running["d_real"] += torch.sigmoid(logits_real).mean().item()
-        running["d_fake"] += torch.sigmoid(logits_fake).mean().item()
-        count += 1
-        if step % log_every == 0 or step == steps:
-            record = {"step": float(step), **{k: v / count for k, v in running.items()},
-                      "seconds": time.perf_counter() - start - paused}
-            history.append(record)
-            if callback is not None:
-                callback(record)
-            running = dict.fromkeys(running, 0.0)
-            count = 0
+        losses.add(step, d_loss, g_loss, logits_real, logits_fake, paused)
         if on_snapshot is not None and step in snapshot_steps:
             began = time.perf_counter()
             snapshot = copy.deepcopy(ema)
@@ -138,6 +156,6 @@ def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module
             paused += time.perf_counter() - began
     recalibrate_batchnorm(ema, z_dim, batches=bn_batches, batch_size=batch_size, seed=seed, device=device)
     discriminator.eval()
-    seconds = time.perf_counter() - start - paused
+    seconds = losses.elapsed(paused)
     log.info("trained %d steps in %.1f s", steps, seconds)
-    return GanTrainingResult(generator=ema, discriminator=discriminator, history=history, seconds=seconds)
+    return GanTrainingResult(generator=ema, discriminator=discriminator, history=losses.history, seconds=seconds)

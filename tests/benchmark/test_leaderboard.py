@@ -127,3 +127,23 @@ def test_reference_rows(workdir, isolated_mlflow):
     assert "| rgb (floor) " in md
     (root / "r/refs/car/probe.json").write_text(json.dumps({"s0": {"ari_pseudo": {"k8": 0.5}}}))
     assert leaderboard.main(["--references", "r/refs", *ARGS]) == 2  # the probe's K is the class count (7)
+
+
+def test_probe_task_rows_and_label_fraction_plot(workdir, isolated_mlflow):
+    root, _ = workdir
+    features = yaml.safe_load((root / "params.yaml").read_text())["probe"]["features"]
+    for i, name in enumerate(features):
+        _write(root / f"r/probe/digits/{name}.json", {"accuracy_labels_1pct": 0.5 + i / 100,
+                                                      "accuracy_labels_10pct": 0.7, "accuracy_labels_100pct": 0.9})
+    assert leaderboard.main(["--probe", "r/probe", *ARGS]) == 0
+    csv = pd.read_csv(root / "r/lb/leaderboard.csv")
+    probe = csv[csv.task == "probe"]
+    assert set(probe.domain) == {"digits"} and set(probe.method) == set(features)
+    assert set(probe.metric) == {"accuracy_labels_1pct", "accuracy_labels_10pct", "accuracy_labels_100pct"}
+    md = (root / "r/lb/leaderboard.md").read_text()
+    assert "## probe" in md and "| pixels (control) " in md and "| supervised_cnn (upper bound) " in md
+    assert "| discriminator_random (control) " in md and "**0.900 ± 0.000**" in md
+    assert (root / "r/lb/probe_label_fractions.png").stat().st_size > 1000
+    assert "alt=\"probe figure\"" in (root / "r/lb/index.html").read_text()
+    (root / "r/probe/digits/pixels.json").unlink()
+    assert leaderboard.main(["--probe", "r/probe", *ARGS]) == 2

@@ -95,3 +95,20 @@ def test_missing_wheel_names_the_install_command(monkeypatch):
         recognition.load_dataset("animal_shapes")
     with pytest.raises(DatasetError, match="expected one of digits, fashion_mnist, animal_shapes"):
         recognition.load_dataset("cifar10")
+
+
+def test_capped_prepared_set_round_trips_and_bad_files_are_one_line(tmp_path):
+    data = recognition.load_dataset("digits")
+    capped = recognition.cap_training_set(data, 500, seed=1)
+    assert len(capped.train_labels) == 500 and np.bincount(capped.train_labels).min() >= 45
+    assert recognition.cap_training_set(data, 5000, seed=1) is data
+    images = {"train": capped.train_images[..., None], "test": capped.test_images[..., None]}
+    recognition.write_prepared(tmp_path / "set", capped, images, seed=1)
+    manifest, arrays = recognition.read_prepared(tmp_path / "set")
+    assert manifest["n_train"] == 500 and manifest["seed"] == 1 and "capped to 500" in manifest["split"]
+    assert np.array_equal(arrays["train_images"], images["train"]) and (tmp_path / "set" / "README.md").is_file()
+    with pytest.raises(DatasetError, match="run the recognition_data stage"):
+        recognition.read_prepared(tmp_path / "nothing")
+    (tmp_path / "set" / "data.npz").write_bytes(b"not an npz")
+    with pytest.raises(DatasetError, match="data.npz: unreadable"):
+        recognition.read_prepared(tmp_path / "set")

@@ -63,5 +63,5 @@ def test_supervised_cnn_learns_an_easy_task():
     images = np.where(labels[:, None, None, None] == 1, 220, 30).astype(np.uint8) + \
         rng.integers(0, 20, (80, 16, 16, 1)).astype(np.uint8)
     model = probe.SupervisedCNN(build_discriminator("dcgan", width=4, resolution=16, in_channels=1), 2)
-    losses = probe.train_supervised(model, images, labels, epochs=8, batch_size=16, lr=0.01, seed=0, progress=False)
+    losses = probe.train_supervised(model, images, labels, steps=40, batch_size=16, lr=0.01, seed=0, progress=False)
     assert losses[-1] < losses[0] and probe.accuracy(model, images, labels) == 1.0
