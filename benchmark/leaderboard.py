@@ -190,7 +190,7 @@ def label_fraction_plot(block: pd.DataFrame, prefix: str, suffix: str) -> bytes:
     rows = block[block["metric"].str.startswith(prefix) & block["metric"].str.endswith(suffix)].copy()
     rows["percent"] = [float(m[len(prefix):len(m) - len(suffix)]) for m in rows["metric"]]
     domains = _domains(rows)
-    fig, axes = plt.subplots(1, len(domains), figsize=(3.6 * len(domains), 3.0), dpi=100, squeeze=False)
+    fig, axes = plt.subplots(1, len(domains), figsize=(1.8 + 3.6 * len(domains), 3.0), dpi=100, squeeze=False)
     for ax, domain in zip(axes[0], domains):
         for method, line in rows[rows.domain == domain].groupby("method", sort=False):
             line = line.sort_values("percent")
@@ -199,8 +199,8 @@ def label_fraction_plot(block: pd.DataFrame, prefix: str, suffix: str) -> bytes:
         ax.set_xlabel("labels used (%)")
         ax.set_title(domain, fontsize=9)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel(prefix.rstrip("_"))
-    axes[0][-1].legend(fontsize=7)
+    axes[0][0].set_ylabel(prefix.rstrip("_").replace("_", " "))
+    axes[0][-1].legend(fontsize=7, loc="center left", bbox_to_anchor=(1.02, 0.5))  # beside the panels, not on a line
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
