@@ -26,3 +26,16 @@ def isolated_mlflow(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
 def repo() -> Path:
     """The repository root (read-only use)."""
     return REPO
+
+
+@pytest.fixture
+def one_line_error(capsys: pytest.CaptureFixture):
+    """A checker: the captured stderr is exactly one `error: ...` line holding every given fragment."""
+
+    def check(*fragments: str) -> None:
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("error: "), err
+        for fragment in fragments:
+            assert fragment in err[0]
+
+    return check

@@ -21,14 +21,7 @@ def workdir(tmp_path, monkeypatch, repo):
     return tmp_path
 
 
-def _one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in err[0]
-
-
-def test_digits_through_every_feature_type(workdir, isolated_mlflow, capsys):
+def test_digits_through_every_feature_type(workdir, isolated_mlflow, capsys, one_line_error):
     assert recognition_data.main(["--dataset", "digits", "--out", "data", "--results", "res/data"]) == 0
     manifest = json.loads((workdir / "data/manifest.json").read_text())
     assert manifest["n_train"] == 300 and manifest["resolution"] == 16 and (workdir / "res/data/preview.png").is_file()
@@ -36,7 +29,7 @@ def test_digits_through_every_feature_type(workdir, isolated_mlflow, capsys):
     capsys.readouterr()
     assert probe.main(["--dataset", "digits", "--features", "discriminator", "--data", "data", "--gans", "gans",
                        "--metrics", "res/probe/discriminator.json"]) == 2
-    _one_line_error(capsys, "discriminator.safetensors: checkpoint not found (run the train_feature_gan")
+    one_line_error("discriminator.safetensors: checkpoint not found (run the train_feature_gan")
     assert not (workdir / "res/probe").exists()
     for model in ("dcgan", "bigan"):
         assert train_feature_gan.main(["--dataset", "digits", "--model", model, "--data", "data",
@@ -62,13 +55,13 @@ def test_digits_through_every_feature_type(workdir, isolated_mlflow, capsys):
         again["accuracy_labels_100pct"]
 
 
-def test_missing_fashion_mnist_and_broken_data_are_one_line(workdir, capsys):
+def test_missing_fashion_mnist_and_broken_data_are_one_line(workdir, one_line_error):
     assert recognition_data.main(["--dataset", "fashion_mnist", "--out", "data", "--results", "res"]) == 2
-    _one_line_error(capsys, "no-fashion: Fashion-MNIST not found", "make fashion-mnist")
+    one_line_error("no-fashion: Fashion-MNIST not found", "make fashion-mnist")
     assert not (workdir / "data").exists()
     (workdir / "broken").mkdir()
     (workdir / "broken/manifest.json").write_text('{"format": "klish-recognition/1"}')
     assert train_feature_gan.main(["--dataset", "digits", "--model", "dcgan", "--data", "broken", "--out", "gan",
                                    "--results", "res"]) == 2
-    _one_line_error(capsys, "data.npz: file not found")
+    one_line_error("data.npz: file not found")
     assert not (workdir / "gan").exists()

@@ -43,30 +43,23 @@ def workdir(tmp_path, monkeypatch, repo):
     return tmp_path
 
 
-def _one_line_error(capsys, *fragments):
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: "), err
-    for fragment in fragments:
-        assert fragment in err[0]
-
-
-def test_unknown_domain(workdir, capsys):
+def test_unknown_domain(workdir, one_line_error):
     rc = render_world.main(["--domain", "horse", "--out", "w/horse", "--metrics", "m.json"])
     assert rc == 2
-    _one_line_error(capsys, "unknown domain 'horse': expected one of face, car, animal")
+    one_line_error("unknown domain 'horse': expected one of face, car, animal")
     assert not (workdir / "w").exists() and not (workdir / "m.json").exists()
 
 
-def test_unknown_params_key(workdir, capsys):
+def test_unknown_params_key(workdir, one_line_error):
     raw = yaml.safe_load((workdir / "params.yaml").read_text())
     raw["train_gan"]["learning_rate"] = 0.1
     (workdir / "params.yaml").write_text(yaml.safe_dump(raw))
     rc = train_gan.main(["--domain", "face", "--data", "w", "--out", "g", "--results", "r"])
     assert rc == 2
-    _one_line_error(capsys, "params.yaml: unknown key train_gan.learning_rate")
+    one_line_error("params.yaml: unknown key train_gan.learning_rate")
 
 
-def test_pipeline_of_three_stages_and_its_failure_modes(workdir, capsys):
+def test_pipeline_of_three_stages_and_its_failure_modes(workdir, capsys, one_line_error):
     assert render_world.main(["--domain", "animal", "--out", "w/animal", "--metrics", "r/w.json"]) == 0
     assert train_gan.main(["--domain", "animal", "--data", "w/animal", "--out", "g", "--results", "r/g"]) == 0
     for name in ("generator.safetensors", "generator.json", "discriminator.safetensors", "discriminator.json"):
@@ -85,18 +78,18 @@ def test_pipeline_of_three_stages_and_its_failure_modes(workdir, capsys):
     rc = extract_features.main(["--domain", "animal", "--checkpoint", "bad/generator.safetensors", "--out", "f2",
                                 "--results", "r/f2"])
     assert rc == 2
-    _one_line_error(capsys, "bad/generator.safetensors: sha256 mismatch")
+    one_line_error("bad/generator.safetensors: sha256 mismatch")
     assert not (workdir / "f2").exists()
 
     # A missing dataset shard: one line, and no checkpoint written.
     (workdir / "w" / "animal" / "train" / "images-00001.npz").unlink()
     rc = train_gan.main(["--domain", "animal", "--data", "w/animal", "--out", "g2", "--results", "r/g2"])
     assert rc == 2
-    _one_line_error(capsys, "images-00001.npz: shard listed in manifest.json is missing")
+    one_line_error("images-00001.npz: shard listed in manifest.json is missing")
     assert not (workdir / "g2").exists()
 
 
-def test_clustering_stages_and_their_failure_modes(workdir, capsys):
+def test_clustering_stages_and_their_failure_modes(workdir, capsys, one_line_error):
     assert render_world.main(["--domain", "face", "--out", "w", "--metrics", "r/w.json"]) == 0
     assert train_gan.main(["--domain", "face", "--data", "w", "--out", "g", "--results", "r/g"]) == 0
     assert extract_features.main(["--domain", "face", "--checkpoint", "g/generator.safetensors", "--out", "f",
@@ -126,7 +119,7 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     capsys.readouterr()
     assert cluster_references.main(["--domain", "face", "--features", "f", "--eval", "e16", "--parser",
                                     "p/parser.safetensors", "--out", "refs2", "--results", "r/refs2"]) == 2
-    _one_line_error(capsys, "e16/pseudo_gt.npy: masks are 16px but the evaluation images 32px")
+    one_line_error("e16/pseudo_gt.npy: masks are 16px but the evaluation images 32px")
     assert not (workdir / "refs2").exists() and not (workdir / "r/refs2").exists()
     for method in ("klish", "kmeans", "kmeans_arccos", "ahc_ward", "ahc_cosine", "kasp"):
         # one stage fits every seed of cluster.seeds; evaluate_clustering scores every seed it finds
@@ -189,7 +182,7 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     rc = ufs.main(["--domain", "face", "--method", "klish", "--seed", "0", "--data", "d/bad", "--world", "w",
                    "--eval", "e", "--out", "u/bad", "--results", "r/u/bad"])
     assert rc == 2
-    _one_line_error(capsys, "masks-00001.npz: mask id 9 outside the 4 declared ids")
+    one_line_error("masks-00001.npz: mask id 9 outside the 4 declared ids")
     assert not (workdir / "u/bad").exists() and not (workdir / "r/u/bad").exists()
 
     # an empty (zero-byte) shard: one line naming it
@@ -197,7 +190,7 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     rc = ufs.main(["--domain", "face", "--method", "klish", "--seed", "0", "--data", "d/bad", "--world", "w",
                    "--eval", "e", "--out", "u/bad", "--results", "r/u/bad"])
     assert rc == 2
-    _one_line_error(capsys, "masks-00001.npz: corrupt shard")
+    one_line_error("masks-00001.npz: corrupt shard")
     assert not (workdir / "u/bad").exists()
 
     # a K the clustering did not record: one line naming the file and the recorded K, nothing written
@@ -208,7 +201,7 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
                             "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans/s0",
                             "--out", "d/x", "--results", "r/d/x"])
     assert rc == 2
-    _one_line_error(capsys, "c/kmeans/s0/extractors.safetensors: K=7", "has K in [3, 4]")
+    one_line_error("c/kmeans/s0/extractors.safetensors: K=7", "has K in [3, 4]")
     assert not (workdir / "d/x").exists() and not (workdir / "r/d/x").exists()
 
     # a clustering fit on another generator's features: one line, nothing written
@@ -220,7 +213,7 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
                             "g/generator.safetensors", "--features", "f", "--clustering", "c/kmeans/s0",
                             "--out", "d/x", "--results", "r/d/x"])
     assert rc == 2
-    _one_line_error(capsys, "g/generator.safetensors: not the generator the clustering c/kmeans/s0 was fit on")
+    one_line_error("g/generator.safetensors: not the generator the clustering c/kmeans/s0 was fit on")
     assert not (workdir / "d/x").exists()
 
     # a method that params.yaml does not list: one line, nothing written
@@ -230,7 +223,7 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     rc = cluster.main(["--domain", "face", "--method", "kmeans", "--features", "f", "--out", "c/y",
                        "--results", "r/c/y", "--metrics", "r/c/y.json"])
     assert rc == 2
-    _one_line_error(capsys, "method 'kmeans' is not in cluster.methods")
+    one_line_error("method 'kmeans' is not in cluster.methods")
     assert not (workdir / "c/y").exists() and not (workdir / "r/c/y.json").exists()
 
     # a clustering folder without any s<seed> fit: one line naming it
@@ -238,7 +231,7 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     rc = evaluate_clustering.main(["--domain", "face", "--method", "kmeans", "--eval", "e", "--clustering",
                                    "c/empty", "--results", "r/ev/e", "--metrics", "r/ev/e.json"])
     assert rc == 2
-    _one_line_error(capsys, "c/empty: no s<seed> clustering folders")
+    one_line_error("c/empty: no s<seed> clustering folders")
     assert not (workdir / "r/ev/e").exists() and not (workdir / "r/ev/e.json").exists()
 
     # evaluation samples without their pseudo ground truth
@@ -246,5 +239,5 @@ def test_clustering_stages_and_their_failure_modes(workdir, capsys):
     rc = evaluate_clustering.main(["--domain", "face", "--method", "kmeans", "--eval", "e",
                                    "--clustering", "c/kmeans", "--results", "r/ev/x", "--metrics", "r/ev/x.json"])
     assert rc == 2
-    _one_line_error(capsys, "pseudo_gt.npy: pseudo ground truth not found")
+    one_line_error("pseudo_gt.npy: pseudo ground truth not found")
     assert not (workdir / "r/ev/x").exists()
