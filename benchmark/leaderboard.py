@@ -149,10 +149,11 @@ def _img(data: bytes, alt: str) -> str:
 
 
 def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes: dict[str, str],
-              references: Mapping[str, str] | None = None, figures: Mapping[str, bytes] | None = None) -> str:
+              references: Mapping[str, str] | None = None, figures: Mapping[str, bytes] | None = None,
+              galleries: Mapping[str, Mapping[tuple[str, str], Path]] | None = None) -> str:
     """The self-contained page: per task and metric a table and a bar chart (after the task's note, its figure from
     `figures`, a PNG, if any); then, per domain and method, a strip of samples with their masks (`strips` maps
-    (domain, method) to a PNG)."""
+    (domain, method) to a PNG); then each of `galleries` (title -> such a mapping) as its own section."""
     figures = dict(figures or {})
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>klish-bench leaderboard</title><style>",
              "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0}"
@@ -176,10 +177,12 @@ def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes:
         block = summary[(summary.task == task) & (summary.metric == metric)]
         parts.append(f"<h3>{metric}</h3><div class='metric'><table><tr><th>method</th>{header}</tr>{rows}</table>"
                      f"{_img(bar_chart(block, f'{task}: {metric}'), metric)}</div>")
-    if strips:
-        parts.append("<h2 id='samples'>Samples and masks</h2>")
-        for (domain, method), path in strips.items():
-            parts.append(f"<h3>{domain} / {method}</h3>{_img(path.read_bytes(), f'{domain} {method}')}")
+    sections = {"Samples and masks": strips, **dict(galleries or {})}
+    for i, (title, pictures) in enumerate(sections.items()):
+        if pictures:
+            parts.append(f"<h2 id='{'samples' if i == 0 else f'gallery{i}'}'>{title}</h2>")
+            for (domain, method), path in pictures.items():
+                parts.append(f"<h3>{domain} / {method}</h3>{_img(path.read_bytes(), f'{domain} {method}')}")
     parts.append("</body></html>")
     return "\n".join(parts)
 
@@ -217,12 +220,14 @@ def fractions_of(summary: pd.DataFrame, task: str, metric: str, reference: str) 
     return (means / means.loc[reference]).drop(index=reference).reindex(columns=_domains(block))
 
 
-def strips_for(root: Path, domains: Sequence[str], methods: Sequence[str], seed: str) -> dict[tuple[str, str], Path]:
-    """The synthetic datasets' preview grids (images, masks, overlays) that exist under `root`."""
+def strips_for(root: Path, domains: Sequence[str], methods: Sequence[str], seed: str | None,
+               name: str = "preview.png") -> dict[tuple[str, str], Path]:
+    """The pictures `root/<domain>/<method>/<seed>/<name>` that exist (no seed folder when `seed` is None): by
+    default the synthetic datasets' preview grids (images, masks, overlays)."""
     found = {}
     for domain in domains:
         for method in methods:
-            path = root / domain / method / seed / "preview.png"
+            path = root / domain / method / (seed or "") / name
             if path.is_file():
                 found[(domain, method)] = path
     return found

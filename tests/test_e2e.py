@@ -73,6 +73,14 @@ def test_every_stage_produced_its_outputs(pipeline):
             reference = json.loads((work / "results/cluster_references" / domain / f"{method}.json").read_text())
             assert set(reference) == {"s0"} and set(reference["s0"]["miou_pseudo"]) == ks
         assert (work / "results/cluster_references" / domain / "masks.png").is_file()
+    # USCS and FID on the quick profile's one domain (face), a few images each
+    for folder in ("uscs/face/klish/s0", "uscs/face/supervised"):
+        uscs = json.loads((work / "results" / folder / "metrics.json").read_text())
+        assert uscs["fid_inception_8v8"] > 0 and 0 <= uscs["mask_consistency_miou"] <= 1, folder
+        assert (work / "results" / folder / "triplets.png").is_file()
+    assert np.load(work / "artifacts/fid/face/test.npy").shape == (8, 2048)
+    gan = json.loads((work / "results/gan_fid/face/metrics.json").read_text())
+    assert gan["fid_inception_8v8_train"] > 0 and np.isfinite(gan["kid_inception_8v8"])
     table = (work / "results/clustering_table/table.md").read_text()
     assert "## K = 8 (1 seeds)" in table and "| probe " in table and "| rgb_xy " in table
 
@@ -83,7 +91,8 @@ def test_leaderboard_schema_and_cells(pipeline):
     assert list(board.columns) == ["task", "domain", "method", "metric", "mean", "std", "n_seeds",
                                    "higher_is_better"]
     assert np.isfinite(board[["mean", "std"]].to_numpy()).all() and (board["n_seeds"] >= 1).all()
-    assert set(board["task"]) == {"clustering", "ufs", "probe"}
+    assert set(board["task"]) == {"clustering", "ufs", "probe", "uscs", "gan_fid"}
+    assert set(board[board.task == "uscs"]["method"]) == {"klish", "supervised", "gan", "real"}
     assert set(board[board.task != "probe"]["domain"]) == {"face", "car", "animal"}
     assert set(board[board.task == "ufs"]["method"]) == {"klish", "kmeans", "ahc_ward", "supervised"}
     probe = board[board.task == "probe"]
@@ -91,7 +100,8 @@ def test_leaderboard_schema_and_cells(pipeline):
     assert len(probe) == 3 * len(PROBE_FEATURES)  # accuracy at 1%, 10% and 100% of the labels
     assert "## ufs" in (work / "results/leaderboard/leaderboard.md").read_text()
     assert (work / "results/leaderboard/probe_label_fractions.png").is_file()
-    assert "data:image/png;base64," in (work / "results/leaderboard/index.html").read_text()
+    page = (work / "results/leaderboard/index.html").read_text()
+    assert "data:image/png;base64," in page and "USCS: input mask, painted image" in page
 
 
 def test_pipeline_is_up_to_date_and_metrics_are_readable(pipeline):
@@ -115,7 +125,11 @@ def test_mlflow_has_a_training_run_per_domain(pipeline):
     references = evaluations[evaluations["tags.method"].isin(["rgb", "rgb_xy", "probe"])]
     assert set(references["tags.reference"]) == {"floor", "ceiling"}
     board = mlflow.search_runs(experiment_names=["leaderboard"])
-    # (clustering: 3 methods + 3 references, ufs: 3 + supervised) x 3 domains, and the probe's feature types
-    assert len(board) == 3 * 6 + 3 * 4 + len(PROBE_FEATURES)
+    # (clustering: 3 methods + 3 references, ufs: 3 + supervised) x 3 domains, the probe's feature types, and on
+    # the face domain USCS (klish, supervised, gan, real) and gan_fid
+    assert len(board) == 3 * 6 + 3 * 4 + len(PROBE_FEATURES) + 4 + 1
     probes = mlflow.search_runs(experiment_names=["probe"])
     assert len(probes) == len(PROBE_FEATURES) and probes["metrics.accuracy_labels_100pct"].notna().all()
+    uscs = mlflow.search_runs(experiment_names=["uscs"])
+    assert sorted(uscs["tags.method"]) == ["klish", "supervised"] and uscs["metrics.fid_inception_8v8"].notna().all()
+    assert len(mlflow.search_runs(experiment_names=["fid"])) == 2  # the reference and the GAN

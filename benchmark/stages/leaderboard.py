@@ -16,15 +16,21 @@ from benchmark.params import load_section
 from benchmark.stages.cluster_references import CEILING, CEILING_SEED, FLOORS, ROLE
 from benchmark.stages.probe import fraction_key
 from klish import atomic
+from klish.metrics.fid import protocol_key
 
-PARAMS = ("base", "cluster", "evaluate_clustering", "make_dataset", "ufs", "recognition", "probe")
+PARAMS = ("base", "cluster", "evaluate_clustering", "make_dataset", "ufs", "recognition", "probe", "uscs", "fid")
 DOMAINS = ("face", "car", "animal")
 CLUSTERING = "clustering"
 UFS = "ufs"
 SUPERVISED = "supervised"
 PROBE = "probe"
 PROBE_REFERENCES = {"pixels": "control", "discriminator_random": "control", "supervised_cnn": "upper bound"}
-REFERENCES = {**ROLE, SUPERVISED: "upper bound", **PROBE_REFERENCES}  # labelled with their role, never marked best
+USCS = "uscs"
+GAN_FID = "gan_fid"
+GAN, REAL = "gan", "real"
+USCS_REFERENCES = {GAN: "the source GAN's samples", REAL: "real train images: the best reachable"}
+# labelled with their role, never marked best
+REFERENCES = {**ROLE, SUPERVISED: "upper bound", **PROBE_REFERENCES, **USCS_REFERENCES}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--datasets", required=True, type=Path, help="results/make_dataset (preview strips)")
     parser.add_argument("--probe", type=Path, default=None,
                         help="results/probe: the recognition probe's metric files (one per dataset and feature type)")
+    parser.add_argument("--uscs", type=Path, default=None,
+                        help="results/uscs: the mask-to-image networks' FID/KID and mask consistency")
+    parser.add_argument("--gan-fid", type=Path, default=None, help="results/gan_fid: FID/KID of each GAN")
+    parser.add_argument("--fid-reference", type=Path, default=None,
+                        help="results/fid_reference: the real-vs-real FID/KID floor at the same sample count")
     parser.add_argument("--out", required=True, type=Path, help="folder for leaderboard.{csv,md} and index.html")
     return parser
 
@@ -70,6 +81,8 @@ def cells(args: argparse.Namespace) -> list[lb.Cell]:
                                    args.ufs / domain / method / f"s{seed}" / "metrics.json", ufs_metrics))
         out.append(lb.Cell(UFS, domain, SUPERVISED, "s0", args.ufs / domain / SUPERVISED / "metrics.json",
                            {m: (m, None, True) for m in ("miou_real_fg", "miou_real")}))
+    if args.uscs is not None:
+        out += uscs_cells(args)
     if args.probe is not None:
         recognition, probe = load_section("recognition"), load_section("probe")
         probe_metrics = {f"accuracy_{fraction_key(f)}": (f"accuracy_{fraction_key(f)}", None, True)
@@ -78,6 +91,31 @@ def cells(args: argparse.Namespace) -> list[lb.Cell]:
             for features in probe.features:
                 out.append(lb.Cell(PROBE, dataset, features, "s0", args.probe / dataset / f"{features}.json",
                                    probe_metrics))
+    return out
+
+
+def uscs_cells(args: argparse.Namespace) -> list[lb.Cell]:
+    """USCS rows per domain (each method, the supervised upper bound; the source GAN and the real-image floor when
+    their files are given) and the gan_fid row (each GAN against its own training images)."""
+    uscs, n = load_section("uscs"), load_section("fid").n_samples
+    fid, kid = protocol_key("fid", n, n), protocol_key("kid", n, n)
+    scores = {fid: (fid, None, False), kid: (kid, None, False)}
+    painted = {**scores, "mask_consistency_miou": ("mask_consistency_miou", None, True)}
+    out = []
+    for domain in uscs.domains:
+        for method in uscs.methods:
+            for seed in uscs.seeds:
+                out.append(lb.Cell(USCS, domain, method, f"s{seed}",
+                                   args.uscs / domain / method / f"s{seed}" / "metrics.json", painted))
+        out.append(lb.Cell(USCS, domain, SUPERVISED, "s0", args.uscs / domain / SUPERVISED / "metrics.json", painted))
+        if args.gan_fid is not None:
+            path = args.gan_fid / domain / "metrics.json"
+            out.append(lb.Cell(USCS, domain, GAN, "s0", path, scores))
+            out.append(lb.Cell(GAN_FID, domain, GAN, "s0", path,
+                               {f"{fid}_train": (f"{fid}_train", None, False),
+                                f"{kid}_train": (f"{kid}_train", None, False)}))
+        if args.fid_reference is not None:
+            out.append(lb.Cell(USCS, domain, REAL, "s0", args.fid_reference / domain / "metrics.json", scores))
     return out
 
 
@@ -102,6 +140,16 @@ def _main(args: argparse.Namespace) -> None:
                "real from generated images projected out. Controls: pixels, discriminator_random (the same "
                "discriminator at its initial weights); upper bound: supervised_cnn (the discriminator's body trained "
                "with the labels).",
+        USCS: "Mask-to-image networks (SPADE-style) trained on the synthetic GAN pairs of each method: the method's "
+              "UFS network segments the first n real test images, the network paints an image from each mask. "
+              "fid/kid_inception_<n>v<n>: the TF-2015 FID Inception, n painted images against those n real test "
+              "images (lower is better; FID is biased upward at small n, KID is not). mask_consistency_miou: the "
+              "UFS network's segmentation of the painted image against the input mask, over the K clusters. "
+              "References: supervised (trained on real images and true masks, painting the true test masks), gan "
+              "(the source GAN's own unconditional samples), real (real train images scored like painted ones: "
+              "the best any generator can reach at this n).",
+        GAN_FID: "Each world GAN's unconditional samples against n of its own real training images (the usual "
+                 "score of a GAN), with the TF-2015 FID Inception.",
     }
     if not fractions.empty:
         notes[UFS] += (" As a fraction of the supervised upper bound (miou_real_fg): " + "; ".join(
@@ -115,7 +163,13 @@ def _main(args: argparse.Namespace) -> None:
     if (summary.task == PROBE).any():
         figures[PROBE] = lb.label_fraction_plot(summary[summary.task == PROBE], "accuracy_labels_", "pct")
         atomic.write_bytes(args.out / "probe_label_fractions.png", figures[PROBE])
-    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes, REFERENCES, figures))
+    galleries = {}
+    if args.uscs is not None:
+        uscs = load_section("uscs")
+        triplets = lb.strips_for(args.uscs, uscs.domains, list(uscs.methods), f"s{uscs.seeds[0]}", "triplets.png")
+        triplets.update(lb.strips_for(args.uscs, uscs.domains, [SUPERVISED], None, "triplets.png"))
+        galleries["USCS: input mask, painted image, the real image the mask came from"] = triplets
+    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes, REFERENCES, figures, galleries))
     for (task, domain, method), block in summary.groupby(["task", "domain", "method"], sort=False):
         metrics = {f"{m}_mean": v for m, v in zip(block["metric"], block["mean"])}
         metrics.update({f"{m}_std": v for m, v in zip(block["metric"], block["std"])})

@@ -1,20 +1,29 @@
 """Semantic-conditional synthesis (USCS, spec 4.6): a SPADE-style mask-to-image generator (Park et al., "Semantic Image
 Synthesis with Spatially-Adaptive Normalization", CVPR 2019) trained against a multi-scale PatchGAN discriminator
 with the hinge loss and discriminator feature matching. The mask is a K-cluster map; a noise code gives diversity.
-Library part only (issue 5): the stage and the FID/KID evaluation come next."""
+The stages (benchmark/stages/uscs.py, uscs_supervised.py) train it on synthetic pairs and score it on real images.
+"""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm import tqdm
 
-from klish.errors import ConfigError
+from klish import atomic
+from klish.errors import CheckpointError, ConfigError
+from klish.visualize import colorize, image_grid
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +78,7 @@ class SPADEGenerator(nn.Module):
         super().__init__()
         if resolution < 8 or resolution & (resolution - 1):
             raise ConfigError(f"resolution must be a power of two >= 8, got {resolution}")
-        self.n_classes, self.resolution, self.z_dim = n_classes, resolution, z_dim
+        self.n_classes, self.resolution, self.width, self.z_dim = n_classes, resolution, width, z_dim
         levels = int(np.log2(resolution)) - 2  # 4 -> R
         channels = [width * 2 ** min(levels - i, 3) for i in range(levels + 1)]  # widest at 4x4, `width` at R
         self.fc = nn.Linear(z_dim, channels[0] * 16)
@@ -148,11 +157,12 @@ class UscsTrainingResult:
 
 
 def train_uscs(images: np.ndarray, masks: np.ndarray, generator: SPADEGenerator,
-               discriminator: MultiScaleDiscriminator, *, steps: int, batch_size: int, lr: float, seed: int,
-               fm_weight: float = 10.0, log_every: int = 50, device: str = "cpu",
+               discriminator: MultiScaleDiscriminator, *, steps: int, batch_size: int, lr_generator: float,
+               lr_discriminator: float, seed: int, fm_weight: float = 10.0, log_every: int = 50, device: str = "cpu",
                progress: bool = True) -> UscsTrainingResult:
     """Train on pairs (uint8 RGB images [N, R, R, 3], cluster masks [N, R, R]): one discriminator and one generator
-    update per step (Adam, betas (0, 0.999), the SPADE setting), batches and noise drawn from `seed`."""
+    update per step, Adam with betas (0, 0.9) and the two learning rates (SPADE's TTUR: 1e-4 and 4e-4), batches and
+    noise drawn from `seed`."""
     if images.ndim != 4 or images.shape[-1] != 3:
         raise ConfigError(f"expected RGB images [N, R, R, 3], got shape {images.shape}")
     if masks.shape != images.shape[:3]:
@@ -164,8 +174,8 @@ def train_uscs(images: np.ndarray, masks: np.ndarray, generator: SPADEGenerator,
     gen = torch.Generator().manual_seed(seed)
     generator.to(device).train()
     discriminator.to(device).train()
-    opt_g = torch.optim.Adam(generator.parameters(), lr=lr, betas=(0.0, 0.999))
-    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr, betas=(0.0, 0.999))
+    opt_g = torch.optim.Adam(generator.parameters(), lr=lr_generator, betas=(0.0, 0.9))
+    opt_d = torch.optim.Adam(discriminator.parameters(), lr=lr_discriminator, betas=(0.0, 0.9))
     history: list[dict[str, float]] = []
     for step in tqdm(range(1, steps + 1), desc="train_uscs", unit="step", disable=not progress, mininterval=2.0):
         idx = torch.randint(len(x), (batch_size,), generator=gen)
@@ -201,3 +211,40 @@ def synthesize(generator: SPADEGenerator, masks: np.ndarray, seed: int, batch_si
         images = generator(seg, z[s:s + batch_size].to(device))
         out.append(((images.clamp(-1, 1) + 1) * 127.5).round().byte().permute(0, 2, 3, 1).cpu().numpy())
     return np.concatenate(out)
+
+
+def save_generator(path: str | os.PathLike, generator: SPADEGenerator, info: dict[str, Any]) -> None:
+    """Weights to `path` (safetensors) and the constructor arguments + `info` to its .json sidecar, atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic.atomic_path(path) as tmp:
+        save_file({k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}, str(tmp))
+    kwargs = {"n_classes": generator.n_classes, "resolution": generator.resolution, "width": generator.width,
+              "z_dim": generator.z_dim}
+    atomic.write_json(path.with_suffix(".json"), {"arch": "spade", "kwargs": kwargs, **info})
+
+
+def load_generator(path: str | os.PathLike) -> tuple[SPADEGenerator, dict[str, Any]]:
+    """The mask-to-image generator saved by `save_generator`, in eval mode, and its sidecar."""
+    path = Path(path)
+    sidecar_path = path.with_suffix(".json")
+    for file in (path, sidecar_path):
+        if not file.is_file():
+            raise CheckpointError(f"{file}: USCS generator file not found (run the uscs stage first)")
+    try:
+        sidecar = json.loads(sidecar_path.read_text())
+        generator = SPADEGenerator(**sidecar["kwargs"])
+        generator.load_state_dict(load_file(str(path)))
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{sidecar_path}: malformed USCS generator sidecar ({exc})") from None
+    except (SafetensorError, OSError, RuntimeError) as exc:
+        raise CheckpointError(f"{path}: cannot load USCS generator weights ({str(exc).splitlines()[0]})") from None
+    return generator.eval(), sidecar
+
+
+def triplet_picture(masks: np.ndarray, synthesized: np.ndarray, real: np.ndarray,
+                    palette: list[tuple[int, int, int]]) -> np.ndarray:
+    """Rows of (input mask, synthesised image, the real image the mask came from) triplets, side by side."""
+    scale = max(1, 64 // synthesized.shape[1])
+    triplets = np.stack([colorize(masks, palette), synthesized, real], axis=1)  # [N, 3, R, R, 3]
+    return image_grid(triplets.reshape(-1, *triplets.shape[2:]), ncol=3 * min(4, len(masks)), scale=scale)

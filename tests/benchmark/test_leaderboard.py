@@ -147,3 +147,40 @@ def test_probe_task_rows_and_label_fraction_plot(workdir, isolated_mlflow):
     assert "alt=\"probe figure\"" in (root / "r/lb/index.html").read_text()
     (root / "r/probe/digits/pixels.json").unlink()
     assert leaderboard.main(["--probe", "r/probe", *ARGS]) == 2
+
+
+def test_uscs_task_rows_references_and_triplet_gallery(workdir, isolated_mlflow, capsys):
+    root, _ = workdir
+    raw = yaml.safe_load((root / "params.yaml").read_text())
+    raw["uscs"].update(domains=["face", "car"], methods=["klish", "kmeans"], seeds=[0])
+    raw["fid"]["n_samples"] = 5
+    (root / "params.yaml").write_text(yaml.safe_dump(raw))
+    for d in ("face", "car"):
+        for m, fid in (("klish", 90.0), ("kmeans", 120.0), ("supervised", 40.0)):
+            folder = root / f"r/uscs/{d}/{m}" / ("" if m == "supervised" else "s0")
+            _write(folder / "metrics.json", {"fid_inception_5v5": fid, "kid_inception_5v5": fid / 1000,
+                                             "mask_consistency_miou": 0.5})
+            save_png(folder / "triplets.png", np.zeros((8, 24, 3), np.uint8))
+        _write(root / f"r/gan_fid/{d}/metrics.json", {"fid_inception_5v5": 80.0, "kid_inception_5v5": 0.08,
+                                                      "fid_inception_5v5_train": 81.0,
+                                                      "kid_inception_5v5_train": 0.081})
+        _write(root / f"r/fidref/{d}/metrics.json", {"fid_inception_5v5": 10.0, "kid_inception_5v5": 0.0})
+    uscs_args = ["--uscs", "r/uscs", "--gan-fid", "r/gan_fid", "--fid-reference", "r/fidref", *ARGS]
+    assert leaderboard.main(uscs_args) == 0
+    csv = pd.read_csv(root / "r/lb/leaderboard.csv")
+    rows = csv[csv.task == "uscs"]
+    assert set(rows.domain) == {"face", "car"} and set(rows.method) == {"klish", "kmeans", "supervised", "gan", "real"}
+    assert not rows[rows.metric == "fid_inception_5v5"].higher_is_better.any()
+    assert set(rows[rows.metric == "mask_consistency_miou"].method) == {"klish", "kmeans", "supervised"}
+    gan = csv[csv.task == "gan_fid"]
+    assert set(gan.metric) == {"fid_inception_5v5_train", "kid_inception_5v5_train"} and set(gan.method) == {"gan"}
+    md = (root / "r/lb/leaderboard.md").read_text()
+    assert "## uscs" in md and "**90.000 ± 0.000**" in md  # lower FID is better; references are never bold
+    assert re.search(r"\| real \(real train images: the best reachable\)\s+\| 10\.000 ± 0\.000 ", md)
+    assert re.search(r"\| supervised \(upper bound\)\s+\| 40\.000 ± 0\.000 ", md)
+    page = (root / "r/lb/index.html").read_text()
+    assert "USCS: input mask, painted image" in page and page.count("alt=\"face supervised\"") == 1
+    (root / "r/uscs/car/kmeans/s0/metrics.json").unlink()
+    capsys.readouterr()
+    assert leaderboard.main(uscs_args) == 2
+    assert "r/uscs/car/kmeans/s0/metrics.json: metrics missing" in capsys.readouterr().err

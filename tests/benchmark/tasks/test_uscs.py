@@ -36,10 +36,12 @@ def test_bad_masks_and_images_are_clear_errors():
         uscs.one_hot(torch.tensor([[[0, 3]]]), 3)
     g, d = uscs.SPADEGenerator(3, 16, 8, 8), uscs.MultiScaleDiscriminator(3, 8)
     images, masks = _pairs()
+    settings = {"steps": 1, "batch_size": 4, "lr_generator": 1e-3, "lr_discriminator": 1e-3, "seed": 0,
+                "progress": False}
     with pytest.raises(ConfigError, match="expected RGB"):
-        uscs.train_uscs(images[..., :1], masks, g, d, steps=1, batch_size=4, lr=1e-3, seed=0, progress=False)
+        uscs.train_uscs(images[..., :1], masks, g, d, **settings)
     with pytest.raises(ConfigError, match="mask ids"):
-        uscs.train_uscs(images, masks + 1, g, d, steps=1, batch_size=4, lr=1e-3, seed=0, progress=False)
+        uscs.train_uscs(images, masks + 1, g, d, **settings)
 
 
 def test_training_is_deterministic_and_learns_the_colours():
@@ -48,8 +50,8 @@ def test_training_is_deterministic_and_learns_the_colours():
     for _ in range(2):
         torch.manual_seed(0)
         g, d = uscs.SPADEGenerator(3, 16, 8, 8), uscs.MultiScaleDiscriminator(3, 8)
-        runs.append(uscs.train_uscs(images, masks, g, d, steps=60, batch_size=8, lr=2e-3, seed=1, log_every=20,
-                                    progress=False))
+        runs.append(uscs.train_uscs(images, masks, g, d, steps=60, batch_size=8, lr_generator=1e-3,
+                                    lr_discriminator=4e-3, seed=1, log_every=20, progress=False))
     assert [h["g_loss"] for h in runs[0].history] == [h["g_loss"] for h in runs[1].history]
     out = uscs.synthesize(runs[0].generator, masks[:4], seed=5, batch_size=3)
     assert out.shape == (4, 16, 16, 3) and np.array_equal(out, uscs.synthesize(runs[0].generator, masks[:4], seed=5))
