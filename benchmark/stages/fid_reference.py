@@ -21,6 +21,7 @@ from benchmark.params import load_section, params_md5
 from klish import atomic
 from klish.errors import ConfigError
 from klish.metrics.fid import (
+    KID_MAX_SUBSET,
     TFInception,
     fid_from_features,
     inception_features,
@@ -54,6 +55,20 @@ def first_images(folder: Path, split: str, n: int) -> np.ndarray:
     return images[:n]
 
 
+def score_against(features: np.ndarray, reference: dict[str, np.ndarray], kid_seed: int) -> dict[str, float]:
+    """FID and KID of a feature table against each reference split: `<fid|kid>_inception_<n>v<n>` for test,
+    the same with `_train` for train, and the KID's spread over subsets when there are distinct subsets."""
+    metrics: dict[str, float] = {}
+    for split, ref in reference.items():
+        suffix = "" if split == "test" else f"_{split}"
+        fid_key, kid_key = protocol_key("fid", len(features), len(ref)), protocol_key("kid", len(features), len(ref))
+        kid, kid_std = kid_from_features(ref, features, seed=kid_seed)
+        metrics.update({f"{fid_key}{suffix}": fid_from_features(ref, features), f"{kid_key}{suffix}": kid})
+        if min(len(ref), len(features)) > KID_MAX_SUBSET:  # below that every subset is the whole table: no spread
+            metrics[f"{kid_key}{suffix}_std"] = kid_std
+    return metrics
+
+
 def _main(args: argparse.Namespace) -> None:
     get_domain(args.domain)
     base, p = load_section("base"), load_section("fid")
@@ -68,11 +83,8 @@ def _main(args: argparse.Namespace) -> None:
             "domain": args.domain, "source": str(args.world), "split": split, "images": f"first {p.n_samples}",
             "extractor": "TF-2015 Inception pool3 (klish.metrics.fid.TFInception)",
             "extractor_sha256": p.inception_sha256})
-    n = p.n_samples
-    kid, kid_std = kid_from_features(tables["test"], tables["train"], seed=base.seed + KID_SEED_OFFSET)
-    key_fid, key_kid = protocol_key("fid", n, n), protocol_key("kid", n, n)
-    metrics = {key_fid: fid_from_features(tables["test"], tables["train"]), key_kid: kid, f"{key_kid}_std": kid_std,
-               "n_samples": n, "wall_seconds": round(time.perf_counter() - start, 2)}
+    metrics = {**score_against(tables["train"], {"test": tables["test"]}, base.seed + KID_SEED_OFFSET),
+               "n_samples": p.n_samples, "wall_seconds": round(time.perf_counter() - start, 2)}
     args.results.mkdir(parents=True, exist_ok=True)
     atomic.write_json(args.results / "metrics.json", metrics)
     with tracking.stage_run("fid", dvc_stage=f"fid_reference@{args.domain}",

@@ -14,11 +14,11 @@ from benchmark import tracking
 from benchmark.cli import run, stage_parser
 from benchmark.data.world import get_domain
 from benchmark.params import load_section, params_md5
-from benchmark.stages.fid_reference import KID_SEED_OFFSET, SPLITS, load_extractor
+from benchmark.stages.fid_reference import KID_SEED_OFFSET, SPLITS, load_extractor, score_against
 from klish import atomic
 from klish.errors import ConfigError
 from klish.generators import load_checkpoint
-from klish.metrics.fid import fid_from_features, inception_features, kid_from_features, load_features, protocol_key
+from klish.metrics.fid import inception_features, load_features
 from klish.seeding import sample_latents
 from klish.visualize import to_uint8
 
@@ -41,19 +41,6 @@ def gan_samples(generator: torch.nn.Module, n: int, seed: int, batch_size: int, 
         z = sample_latents(seed, range(start, min(n, start + batch_size)), generator.z_dim).to(device)
         out.append(to_uint8(generator(z).cpu().numpy()))
     return np.concatenate(out)
-
-
-def score_against(features: np.ndarray, reference: dict[str, np.ndarray], kid_seed: int) -> dict[str, float]:
-    """FID and KID of a feature table against each reference split: `<fid|kid>_inception_<n>v<n>` for test,
-    the same with `_train` for train, and the KID's spread over subsets."""
-    metrics: dict[str, float] = {}
-    for split, ref in reference.items():
-        suffix = "" if split == "test" else f"_{split}"
-        fid_key, kid_key = protocol_key("fid", len(features), len(ref)), protocol_key("kid", len(features), len(ref))
-        kid, kid_std = kid_from_features(ref, features, seed=kid_seed)
-        metrics.update({f"{fid_key}{suffix}": fid_from_features(ref, features), f"{kid_key}{suffix}": kid,
-                        f"{kid_key}{suffix}_std": kid_std})
-    return metrics
 
 
 def _main(args: argparse.Namespace) -> None:

@@ -23,8 +23,7 @@ from benchmark.cli import run, stage_parser
 from benchmark.data import shards
 from benchmark.data.world import get_domain
 from benchmark.params import CLUSTER_METHODS, load_section, params_md5
-from benchmark.stages.fid_reference import KID_SEED_OFFSET, first_images, load_extractor
-from benchmark.stages.gan_fid import score_against
+from benchmark.stages.fid_reference import KID_SEED_OFFSET, first_images, load_extractor, score_against
 from benchmark.tasks.segmenter import predict
 from benchmark.tasks.ufs import jaccard, load_network
 from benchmark.tasks.uscs import (
