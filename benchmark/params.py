@@ -62,10 +62,12 @@ class RenderWorldParams:
 class TrainGanParams:
     """GAN training (klish.generators.train)."""
 
-    arch: str  # generator family in the zoo (klish.generators.registry)
+    arch: str  # generator family in the zoo (klish.generators.registry): dcgan or stylegan2
     z_dim: int  # latent size
     width: int  # channels at the finest resolution (doubles per halving of resolution)
-    upsample: str  # "transposed" (DCGAN paper) or "nearest" (+ two 3x3 convs per resolution)
+    upsample: str  # dcgan: "transposed" (DCGAN paper) or "nearest" (+ two 3x3 convs per resolution)
+    n_mlp: int  # stylegan2: layers of the mapping network
+    r1_gamma: float  # R1 penalty weight on real images (lazy, every 16 steps); 0: none
     steps: int  # generator updates
     batch_size: int
     lr: float  # Adam learning rate for both networks
@@ -78,7 +80,10 @@ class TrainGanParams:
 
     def validate(self) -> None:
         _positive("train_gan", z_dim=self.z_dim, width=self.width, steps=self.steps, batch_size=self.batch_size,
-                  lr=self.lr, bn_batches=self.bn_batches, log_every=self.log_every, grid_size=self.grid_size)
+                  lr=self.lr, bn_batches=self.bn_batches, log_every=self.log_every, grid_size=self.grid_size,
+                  n_mlp=self.n_mlp)
+        if self.r1_gamma < 0:
+            raise ParamsError(f"{PARAMS_FILE}: train_gan.r1_gamma must be >= 0, got {self.r1_gamma}")
         for key, value in (("beta1", self.beta1), ("beta2", self.beta2), ("ema_decay", self.ema_decay)):
             if not 0.0 <= value < 1.0:
                 raise ParamsError(f"{PARAMS_FILE}: train_gan.{key} must be in [0, 1), got {value}")
@@ -94,7 +99,7 @@ class ExtractFeaturesParams:
     layers: Any  # "auto" (reference selection), "all", or a list of layer names
     max_channels: int  # channel budget of the auto selection
     normalize: str  # "none" (reference) or "l2" (each layer's pixel vectors to unit length)
-    truncation: float  # latent scale: z <- truncation * z
+    truncation: float  # z <- truncation * z; StyleGAN2: w <- w_avg + truncation (w - w_avg)
 
     def validate(self) -> None:
         _positive("extract_features", n_samples=self.n_samples, size=self.size, batch_size=self.batch_size,
@@ -205,7 +210,7 @@ class MakeDatasetParams:
     auto_k_range: Any  # [k_min, k_max]: where the automatic choice (KLiSH's merging metric) looks
     n_samples: int
     seed: int  # latent seed of the synthetic samples (the reference: 1113)
-    truncation: float  # latents are truncation * z
+    truncation: float  # as extract_features.truncation (W space for StyleGAN2)
     batch_size: int  # does not change the samples
     shard_size: int
 

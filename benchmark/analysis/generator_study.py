@@ -204,8 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     seed = s["base"].seed + train_gan.SEED_OFFSET
     cluster_seed = s["base"].seed + cluster.SEED_OFFSET
     seed_everything(seed)
-    generator = build_generator(g.arch, z_dim=g.z_dim, width=g.width, resolution=resolution, upsample=g.upsample)
-    discriminator = build_discriminator(g.arch, width=g.width, resolution=resolution)
+    g_kwargs, d_kwargs = train_gan.model_kwargs(g, resolution)
+    generator = build_generator(g.arch, **g_kwargs)
+    discriminator = build_discriminator(g.arch, **d_kwargs)
     rows: list[dict[str, Any]] = []
     history: list[dict[str, float]] = []
     final: dict[str, Any] = {}
@@ -229,7 +230,8 @@ def main(argv: list[str] | None = None) -> int:
 
     train(images, generator, discriminator, steps=g.steps, batch_size=g.batch_size, lr=g.lr,
           betas=(g.beta1, g.beta2), ema_decay=g.ema_decay, seed=seed, log_every=g.log_every, bn_batches=g.bn_batches,
-          device=s["base"].device, callback=history.append, snapshot_steps=steps, on_snapshot=score)
+          device=s["base"].device, callback=history.append, snapshot_steps=steps, on_snapshot=score,
+          r1_gamma=g.r1_gamma)
     table = pd.DataFrame(rows).round(4)
     write_table(args.out, f"Generator study ({spec.name}: {label})", "benchmark.analysis.generator_study", argv, table)
     save_png(args.out.with_suffix(".png"), preview(final["data"], final["kept"], 8))

@@ -20,6 +20,7 @@ from klish import atomic
 from klish.errors import ConfigError
 from klish.extractor import LinearExtractor
 from klish.features.extract import generate_with_features
+from klish.generators.truncation import truncated, truncation_space
 from klish.seeding import sample_latents
 from klish.visualize import cluster_palette, to_uint8
 
@@ -56,12 +57,12 @@ def synthesize(generator: nn.Module, extractor: LinearExtractor, out_dir: str | 
     counts = np.zeros(k, dtype=np.int64)
     palette = cluster_palette(k)
     out_dir = Path(out_dir)
-    with atomic.atomic_directory(out_dir) as tmp:
+    with atomic.atomic_directory(out_dir) as tmp, truncated(generator, truncation) as z_scale:
         writer = shards.ShardWriter(tmp, "train", shard_size)
         preview: list[tuple[np.ndarray, np.ndarray]] = []
         for start in tqdm(range(0, n_samples, batch_size), desc="make_dataset", unit="batch"):
             stop = min(start + batch_size, n_samples)
-            z = sample_latents(seed, range(start, stop), generator.z_dim) * truncation
+            z = sample_latents(seed, range(start, stop), generator.z_dim) * z_scale
             images, features = generate_with_features(generator, z, layers, size, normalize)
             masks = extractor.predict_masks(features.numpy(), resolution).astype(np.uint8)
             images = to_uint8(images.numpy())
@@ -73,6 +74,7 @@ def synthesize(generator: nn.Module, extractor: LinearExtractor, out_dir: str | 
         manifest = {
             **card, "classes": [f"cluster {i}" for i in range(k)], "palette": [list(c) for c in palette],
             "resolution": resolution, "n_clusters": k, "latent_seed": seed, "truncation": truncation,
+            "truncation_space": truncation_space(generator),
             "per_sample_seed": "klish.seeding.sample_seed(latent_seed, i)", "shard_size": shard_size,
             "splits": {"train": entry},
             "format": "npz shards, key 'data': images uint8 [N,H,W,3], masks uint8 [N,H,W] (cluster ids)",

@@ -77,11 +77,16 @@ def _main(args: argparse.Namespace) -> None:
                              "code from that file; use it only for files you trust", args.name, entry["source"])
     state = read_state(fetched.path, entry["source"], entry["allow_pickle"],
                        f"fetch_checkpoint.checkpoints.{args.name}.allow_pickle")
+    siblings: dict = {}
     if entry["key"] is not None:
         if entry["key"] not in state:
             raise CheckpointError(f"{entry['source']}: no entry {entry['key']!r} (has: {', '.join(map(str, state))})")
+        siblings = {k: v for k, v in state.items() if k != entry["key"]}
         state = state[entry["key"]]
-    converted = convert(state, entry["layout"])
+    try:
+        converted = convert(state, entry["layout"], siblings)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{entry['source']}: {exc}") from None
     model = build_generator(converted.arch, **converted.kwargs)
     try:
         model.load_state_dict(converted.state)

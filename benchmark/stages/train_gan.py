@@ -17,7 +17,7 @@ from benchmark import tracking
 from benchmark.cli import run, stage_parser
 from benchmark.data import shards
 from benchmark.data.world import get_domain
-from benchmark.params import load_section, params_md5
+from benchmark.params import TrainGanParams, load_section, params_md5
 from klish import atomic
 from klish.errors import ConfigError
 from klish.generators import build_discriminator, build_generator, save_checkpoint
@@ -34,6 +34,13 @@ def build_parser() -> argparse.ArgumentParser:
     return stage_parser("train_gan", __doc__, {
         "data": "rendered world dataset folder", "out": "checkpoint folder to write",
         "results": "folder for losses.csv, samples.png, metrics.json"})
+
+
+def model_kwargs(p: TrainGanParams, resolution: int) -> tuple[dict, dict]:
+    """Constructor arguments (generator, discriminator) of the train_gan section's architecture at `resolution`."""
+    g_kwargs = {"z_dim": p.z_dim, "width": p.width, "resolution": resolution}
+    g_kwargs.update({"n_mlp": p.n_mlp} if p.arch == "stylegan2" else {"upsample": p.upsample})
+    return g_kwargs, {"width": p.width, "resolution": resolution}
 
 
 def write_losses(path: Path, history: list[dict[str, float]]) -> None:
@@ -61,8 +68,7 @@ def _main(args: argparse.Namespace) -> None:
     seed_everything(seed)
     images = shards.read_split(args.data, "train", "images")  # [N, R, R, 3] uint8
     resolution = int(images.shape[1])
-    g_kwargs = {"z_dim": p.z_dim, "width": p.width, "resolution": resolution, "upsample": p.upsample}
-    d_kwargs = {"width": p.width, "resolution": resolution}
+    g_kwargs, d_kwargs = model_kwargs(p, resolution)
     generator = build_generator(p.arch, **g_kwargs)
     discriminator = build_discriminator(p.arch, **d_kwargs)
     if base.device != "cpu" and not torch.cuda.is_available():
@@ -78,7 +84,7 @@ def _main(args: argparse.Namespace) -> None:
         start = time.perf_counter()
         result = train_gan(images, generator, discriminator, steps=p.steps, batch_size=p.batch_size, lr=p.lr,
                            betas=(p.beta1, p.beta2), ema_decay=p.ema_decay, seed=seed, log_every=p.log_every,
-                           bn_batches=p.bn_batches, device=base.device, callback=report)
+                           bn_batches=p.bn_batches, device=base.device, callback=report, r1_gamma=p.r1_gamma)
         meta = {"resolution": resolution, "step": p.steps, "seed": seed, "domain": args.domain,
                 "source": f"trained by benchmark.stages.train_gan on {args.data}"}
         with atomic.atomic_directory(args.out) as tmp:

@@ -21,6 +21,7 @@ from klish.errors import ConfigError
 from klish.features import store
 from klish.features.hooks import FeatureRecorder, feature_shapes
 from klish.features.selection import resolve_layers
+from klish.generators.truncation import truncated, truncation_space
 from klish.seeding import sample_latents
 from klish.visualize import to_uint8
 
@@ -58,7 +59,8 @@ def extract_features(generator: nn.Module, out_dir: str | os.PathLike, *, n_samp
                      progress: bool = True) -> dict[str, Any]:
     """Sample `n_samples` images and their features into a feature store at `out_dir` (written atomically).
 
-    Sample i's latent is `truncation * z_i` with z_i ~ N(0, I) drawn from its own generator seeded by (seed, i), and
+    Sample i's latent is z_i ~ N(0, I) drawn from its own generator seeded by (seed, i), truncated by `truncation`
+    (klish.generators.truncation: in W space for StyleGAN2, z scaled otherwise), and
     the generator runs in eval mode, so the store does not depend on `batch_size`. Peak memory is the store's
     memmaps plus one batch. Returns the manifest.
     """
@@ -76,13 +78,13 @@ def extract_features(generator: nn.Module, out_dir: str | os.PathLike, *, n_samp
         offset += channels
     resolution = generator.resolution
     out_dir = Path(out_dir)
-    with atomic.atomic_directory(out_dir) as tmp:
+    with atomic.atomic_directory(out_dir) as tmp, truncated(generator, truncation) as z_scale:
         arrays = store.allocate(tmp, n=n_samples, size=size, channels=offset, image_resolution=resolution,
                                 z_dim=z_dim)
         for start in tqdm(range(0, n_samples, batch_size), desc="extract_features", unit="batch",
                           disable=not progress):
             stop = min(start + batch_size, n_samples)
-            z = sample_latents(seed, range(start, stop), z_dim) * truncation  # [B, z_dim]
+            z = sample_latents(seed, range(start, stop), z_dim) * z_scale  # [B, z_dim]
             images, feats = generate_with_features(generator, z, selected, size, normalize)
             arrays["features"][start:stop] = feats.numpy().astype(np.float16)
             arrays["images"][start:stop] = to_uint8(images.numpy())
@@ -95,7 +97,8 @@ def extract_features(generator: nn.Module, out_dir: str | os.PathLike, *, n_samp
             "image_resolution": resolution, "layers": layer_info, "layer_request": layers,
             "max_channels": max_channels, "normalize": normalize, "resize": "bilinear, align_corners=True",
             "dtype": "float16", "layout": "[N, S, S, C]",
-            "latent": {"distribution": "normal", "dim": z_dim, "truncation": truncation, "seed": seed,
+            "latent": {"distribution": "normal", "dim": z_dim, "truncation": truncation,
+                       "truncation_space": truncation_space(generator), "seed": seed,
                        "per_sample_seed": "klish.seeding.sample_seed(seed, i)"},
             "generator": generator_info or {},
         }

@@ -10,6 +10,7 @@ from torch import nn
 from klish.errors import ConfigError
 from klish.generators.bigan import BiGANDiscriminator, BiGANEncoder
 from klish.generators.dcgan import DCGANDiscriminator, DCGANGenerator
+from klish.generators.stylegan2 import StyleGAN2Discriminator, StyleGAN2Generator
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,9 @@ ARCHITECTURES: dict[str, Architecture] = {
     "bigan": Architecture("bigan", DCGANGenerator, BiGANDiscriminator,
                           "BiGAN (Donahue et al. 2017): DCGAN generator, encoder, discriminator on (image, latent)",
                           encoder=BiGANEncoder),
+    "stylegan2": Architecture("stylegan2", StyleGAN2Generator, StyleGAN2Discriminator,
+                              "StyleGAN2 (Karras et al. 2020): mapping network, modulated convs, noise, skip toRGB; "
+                              "residual discriminator with minibatch stddev"),
 }
 
 

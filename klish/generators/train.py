@@ -98,17 +98,31 @@ def recalibrate_batchnorm(generator: nn.Module, z_dim: int, *, batches: int, bat
     generator.eval()
 
 
+def r1_penalty(discriminator: nn.Module, real: torch.Tensor, weight: float, optimizer: torch.optim.Optimizer) -> float:
+    """One discriminator step on weight / 2 * mean |d D(x) / dx|^2 over the real batch (Mescheder et al. 2018)."""
+    real = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(discriminator(real).sum(), real, create_graph=True)
+    penalty = grad.square().sum(dim=(1, 2, 3)).mean()
+    optimizer.zero_grad(set_to_none=True)
+    (0.5 * weight * penalty).backward()
+    optimizer.step()
+    return float(penalty.detach())
+
+
 def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module, *, steps: int, batch_size: int,
               lr: float, betas: tuple[float, float], ema_decay: float, seed: int, log_every: int = 50,
               bn_batches: int = 20, device: str = "cpu", callback: Callable[[dict[str, float]], None] | None = None,
               progress: bool = True, snapshot_steps: Sequence[int] = (),
-              on_snapshot: Callable[[int, nn.Module], None] | None = None) -> GanTrainingResult:
+              on_snapshot: Callable[[int, nn.Module], None] | None = None, r1_gamma: float = 0.0,
+              r1_every: int = 16) -> GanTrainingResult:
     """Train `generator` against `discriminator` on `images` (uint8 [N, H, W, 3]) for `steps` steps.
 
     Each step does one discriminator and one generator update with the non-saturating logistic loss. Every
     `log_every` steps the mean losses since the last record go to the history and to `callback`. At each of
     `snapshot_steps`, `on_snapshot(step, g)` gets a copy of the EMA generator prepared exactly as the final one
     (BatchNorm recalibrated, eval mode); the time it takes is not counted in the history's `seconds`.
+    `r1_gamma` > 0 adds the R1 penalty (gamma / 2) E|grad D(x_real)|^2 every `r1_every` steps, scaled by
+    `r1_every` (StyleGAN2's lazy regularisation).
     """
     if any(not 1 <= s <= steps for s in snapshot_steps):
         raise ConfigError(f"snapshot steps must lie in 1..{steps}, got {sorted(snapshot_steps)}")
@@ -139,6 +153,8 @@ def train_gan(images: np.ndarray, generator: nn.Module, discriminator: nn.Module
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
+        if r1_gamma > 0 and step % r1_every == 0:
+            r1_penalty(discriminator, real, r1_gamma * r1_every, opt_d)
 
         g_loss = F.softplus(-discriminator(fake)).mean()
         opt_g.zero_grad(set_to_none=True)
