@@ -15,7 +15,7 @@ export MLFLOW_DISABLE_TELEMETRY := true
 
 FASHION_MNIST := /usr/share/datasets/fashion-mnist
 
-.PHONY: install repro test lint profile-quick profile-default clean-results fashion-mnist
+.PHONY: install repro repro-external test lint profile-quick profile-default clean-results fashion-mnist
 
 install: $(STAMP)
 
@@ -44,6 +44,12 @@ repro: install fashion-mnist
 	@echo "Artifacts:   artifacts/ (GAN checkpoints, feature stores)"
 	@echo "Compare:     $(BIN)/dvc exp show --only-changed ; $(BIN)/dvc plots show"
 	@echo "Runs:        $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
+
+# The pretrained-GAN pipeline on its active profile (pipelines/pretrained/params.yaml: external as committed).
+repro-external: install
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro pipelines/pretrained/dvc.yaml
+	@echo
+	@echo "Page:        pipelines/pretrained/results/leaderboard/index.html (and leaderboard.md)"
 
 test: install
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest

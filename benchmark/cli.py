@@ -23,7 +23,8 @@ def stage_parser(name: str, description: str | None, paths: dict[str, str],
     """The command line of stage `name`: `--domain` plus one required path option per entry of `paths` (help text);
     with `methods`, also the `--method` and (when `per_seed`) the `--seed` (index into params' seeds) of a cell."""
     parser = argparse.ArgumentParser(prog=f"python -m benchmark.stages.{name}", description=description)
-    parser.add_argument("--domain", required=True, help="world domain: face, car or animal")
+    parser.add_argument("--domain", required=True,
+                        help="world domain (face, car, animal) or, in pipelines/pretrained, the pretrained GAN's name")
     if methods:
         parser.add_argument("--method", required=True, choices=methods, help="clustering method")
         if per_seed:

@@ -20,7 +20,12 @@ from klish.errors import KlishError
 
 PARAMS_FILE = "params.yaml"
 WORLD_DOMAINS = tuple(_WORLD)
-PROFILES = ("quick", "default")
+PROFILES = ("quick", "default", "external", "paper")
+# Which pipeline each profile drives: the world pipeline (dvc.yaml at the root, params.yaml) or the pretrained-GAN
+# pipeline (pipelines/pretrained/dvc.yaml, pipelines/pretrained/params.yaml), and the sections each one needs.
+PIPELINE_OF = {"quick": "world", "default": "world", "external": "pretrained", "paper": "pretrained"}
+PIPELINE_PARAMS = {"world": Path("params.yaml"), "pretrained": Path("pipelines/pretrained/params.yaml")}
+DEVICES = ("auto", "cpu", "cuda")
 
 
 class ParamsError(KlishError):
@@ -32,11 +37,26 @@ class BaseParams:
     """Shared by every stage."""
 
     seed: int  # global seed; each stage adds its own offset
-    profile: str  # the profile these params came from (quick, default); recorded in MLflow
-    device: str  # torch device for training and extraction ("cpu" here; "cuda" on GPU machines)
+    profile: str  # the profile these params came from (quick, default, external, paper); recorded in MLflow
+    device: str  # torch device: cpu, cuda (or cuda:N), or auto (cuda when a GPU is visible, else cpu)
+
+    def __post_init__(self) -> None:
+        if self.device == "auto":  # resolved once, so stages, MLflow and params_md5 see the device that ran
+            import torch
+
+            object.__setattr__(self, "device", "cuda" if torch.cuda.is_available() else "cpu")
 
     def validate(self) -> None:
         _choice("base.profile", self.profile, PROFILES)
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ParamsError(f"{PARAMS_FILE}: base.device must be one of {', '.join(DEVICES)} (or cuda:N), got "
+                              f"{self.device!r}")
+        if self.device.startswith("cuda"):
+            import torch
+
+            if not torch.cuda.is_available():
+                raise ParamsError(f"{PARAMS_FILE}: base.device is {self.device!r} but no GPU is visible (use auto or "
+                                  f"cpu)")
 
 
 @dataclass(frozen=True)
@@ -318,7 +338,7 @@ CHECKPOINT_ENTRY_KEYS = ("source", "sha256", "layout", "key", "allow_pickle")
 class FetchCheckpointParams:
     """Pretrained checkpoints to fetch, verify and convert (benchmark/stages/fetch_checkpoint.py)."""
 
-    checkpoints: Any  # {name: {source, sha256, layout, key, allow_pickle}}; klish/pretrained.py lists known ones
+    checkpoints: Any  # {name: {source, sha256 (null: not pinned), layout, key, allow_pickle}}; see klish/pretrained.py
     timeout_seconds: float  # per network operation of a download
 
     def validate(self) -> None:
@@ -329,6 +349,10 @@ class FetchCheckpointParams:
             if not isinstance(entry, dict) or set(entry) != set(CHECKPOINT_ENTRY_KEYS):
                 raise ParamsError(f"{PARAMS_FILE}: fetch_checkpoint.checkpoints.{name} must have exactly the keys "
                                   f"{', '.join(CHECKPOINT_ENTRY_KEYS)}")
+            sha = entry["sha256"]
+            if sha is not None and (not isinstance(sha, str) or len(sha) != 64):
+                raise ParamsError(f"{PARAMS_FILE}: fetch_checkpoint.checkpoints.{name}.sha256 must be 64 hex digits or "
+                                  f"null (not pinned yet: fetched, hashed and not verified), got {sha!r}")
             if not isinstance(entry["allow_pickle"], bool):
                 raise ParamsError(f"{PARAMS_FILE}: fetch_checkpoint.checkpoints.{name}.allow_pickle must be true or "
                                   f"false, got {entry['allow_pickle']!r}")
@@ -408,6 +432,26 @@ class ProbeParams:
                   supervised_lr=self.supervised_lr, batch_size=self.batch_size)
 
 
+@dataclass(frozen=True)
+class PretrainedParams:
+    """GANs that pipelines/pretrained fetches (fetch_checkpoint), samples (extract_features), clusters (cluster) and
+    describes without labels (label_free)."""
+
+    gans: list  # names in fetch_checkpoint.checkpoints: the pipeline's matrix
+    models: Any  # {name: {dataset, select_k, ...}}: facts per GAN (spec 1.5, 4.6); select_k joins label_free's K values
+
+    def validate(self) -> None:
+        if not isinstance(self.gans, list) or not all(isinstance(g, str) for g in self.gans):
+            raise ParamsError(f"{PARAMS_FILE}: pretrained.gans must be a list of names, got {self.gans!r}")
+        if not isinstance(self.models, dict):
+            raise ParamsError(f"{PARAMS_FILE}: pretrained.models must be a mapping of name -> facts")
+        for name, facts in self.models.items():
+            k = facts.get("select_k") if isinstance(facts, dict) else None
+            if k is not None and (not isinstance(k, int) or k < 2):
+                raise ParamsError(f"{PARAMS_FILE}: pretrained.models.{name}.select_k must be an integer >= 2, "
+                                  f"got {k!r}")
+
+
 SECTIONS: dict[str, type] = {
     "base": BaseParams,
     "render_world": RenderWorldParams,
@@ -425,6 +469,11 @@ SECTIONS: dict[str, type] = {
     "fetch_checkpoint": FetchCheckpointParams,
     "recognition": RecognitionParams,
     "probe": ProbeParams,
+    "pretrained": PretrainedParams,
+}
+PIPELINE_SECTIONS: dict[str, tuple[str, ...]] = {
+    "world": tuple(name for name in SECTIONS if name != "pretrained"),
+    "pretrained": ("base", "fetch_checkpoint", "extract_features", "cluster", "evaluate_clustering", "pretrained"),
 }
 
 T = TypeVar("T")

@@ -1,5 +1,7 @@
-"""Select a profile: `python -m benchmark.profile quick|default` validates profiles/<name>.yaml and makes it the
-active params.yaml (atomically). `dvc repro` then runs that profile; `dvc exp run -S key=value` tweaks it."""
+"""Select a profile: `python -m benchmark.profile quick|default|external|paper` validates profiles/<name>.yaml and
+makes it the active params file of its pipeline (atomically): params.yaml for the world pipeline (quick, default;
+then `dvc repro`), pipelines/pretrained/params.yaml for the pretrained-GAN pipeline (external, paper; then
+`dvc repro pipelines/pretrained/dvc.yaml`). `dvc exp run -S key=value` tweaks the active one."""
 
 from __future__ import annotations
 
@@ -7,27 +9,36 @@ import argparse
 import sys
 from pathlib import Path
 
-from benchmark.params import PARAMS_FILE, PROFILES, SECTIONS, ParamsError, parse_section, read_params
+from benchmark.params import (
+    PIPELINE_OF,
+    PIPELINE_PARAMS,
+    PIPELINE_SECTIONS,
+    PROFILES,
+    SECTIONS,
+    ParamsError,
+    parse_section,
+    read_params,
+)
 from klish import atomic
 from klish.errors import KlishError
 
 PROFILE_DIR = Path("profiles")
 
 
-def validate_profile(path: Path) -> None:
-    """Every section of the profile parses strictly."""
+def validate_profile(path: Path, pipeline: str = "world") -> None:
+    """Every section the profile's pipeline reads parses strictly."""
     raw = read_params(path)
-    for section, cls in SECTIONS.items():
-        parse_section(raw, section, cls, path)
+    for section in PIPELINE_SECTIONS[pipeline]:
+        parse_section(raw, section, SECTIONS[section], path)
 
 
 def use_profile(name: str, root: Path = Path(".")) -> Path:
-    """Copy profiles/<name>.yaml over params.yaml after validating it; returns the params path."""
+    """Copy profiles/<name>.yaml over its pipeline's params file after validating it; returns the params path."""
     if name not in PROFILES:
         raise ParamsError(f"unknown profile {name!r}: expected one of {', '.join(PROFILES)}")
     source = root / PROFILE_DIR / f"{name}.yaml"
-    validate_profile(source)
-    target = root / PARAMS_FILE
+    validate_profile(source, PIPELINE_OF[name])
+    target = root / PIPELINE_PARAMS[PIPELINE_OF[name]]
     atomic.write_text(target, source.read_text())
     return target
 
@@ -41,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     except KlishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    print(f"{target} now holds the {args.name!r} profile; run `dvc repro` (or `make repro`)")
+    command = "dvc repro" if PIPELINE_OF[args.name] == "world" else f"dvc repro {target.parent / 'dvc.yaml'}"
+    print(f"{target} now holds the {args.name!r} profile; run `{command}`")
     return 0
 
 

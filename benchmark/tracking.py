@@ -24,13 +24,18 @@ _TEMP_EXPERIMENTS = f"{os.sep}.dvc{os.sep}tmp{os.sep}exps{os.sep}"
 
 
 def repo_root(start: str | os.PathLike | None = None) -> Path:
-    """The DVC repository root above `start` (default: the working directory), skipping DVC's temporary copies."""
+    """The DVC repository root above `start` (default: the working directory), skipping DVC's temporary copies: the
+    nearest folder with `.dvc/`, else the nearest with a dvc.yaml (a sub-pipeline's folder is not a root)."""
     path = Path(start or os.getcwd()).resolve()
     text = str(path) + os.sep
     if _TEMP_EXPERIMENTS in text:
         return Path(text.split(_TEMP_EXPERIMENTS)[0])
-    for candidate in (path, *path.parents):
-        if (candidate / ".dvc").is_dir() or (candidate / "dvc.yaml").is_file():
+    candidates = (path, *path.parents)
+    for candidate in candidates:
+        if (candidate / ".dvc").is_dir():
+            return candidate
+    for candidate in candidates:
+        if (candidate / "dvc.yaml").is_file():
             return candidate
     return path
 

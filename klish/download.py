@@ -37,6 +37,7 @@ class Fetched:
     resumed_from: int  # bytes already on disk from an interrupted transfer (0: a fresh transfer or a copy)
     cached: bool  # the verified file was already in the cache
     seconds: float
+    pinned: bool = True  # False: no expected sha256 was given, so the file was hashed, not verified
 
 
 def _sha256(path: Path) -> str:
@@ -86,10 +87,43 @@ def _download(url: str, part: Path, timeout: float, progress: bool) -> int:
     return resumed
 
 
-def fetch(source: str, sha256: str, cache: str | os.PathLike, *, timeout: float = 60.0,
+def _transfer(source: str, part: Path, timeout: float, progress: bool) -> int:
+    """Download or copy `source` into `part` (resuming a download); returns the bytes resumed from."""
+    if source.startswith(("http://", "https://")):
+        return _download(source, part, timeout, progress)
+    local = source
+    if source.startswith("file://"):
+        local = urllib.request.url2pathname(source[len("file://"):])
+    path = wheel_file(source) if source.startswith(WHEEL_PREFIX) else Path(local)
+    if not path.is_file():
+        raise KlishError(f"{source}: file not found")
+    with open(path, "rb") as src, open(part, "wb") as dst:
+        shutil.copyfileobj(src, dst, BLOCK)
+    return 0
+
+
+def _fetch_unpinned(source: str, cache: Path, timeout: float, progress: bool, start: float) -> Fetched:
+    cache.mkdir(parents=True, exist_ok=True)
+    part = cache / f"unpinned-{hashlib.sha256(source.encode()).hexdigest()[:16]}.part"
+    resumed = _transfer(source, part, timeout, progress)
+    actual = _sha256(part)
+    final = cache / actual
+    os.replace(part, final)
+    log.warning("%s has no sha256 in params, so it was not verified; its sha256 is %s: pin it to verify later "
+                "fetches", source, actual)
+    return Fetched(final, source, actual, final.stat().st_size, resumed, False, time.perf_counter() - start,
+                   pinned=False)
+
+
+def fetch(source: str, sha256: str | None, cache: str | os.PathLike, *, timeout: float = 60.0,
           progress: bool = True) -> Fetched:
-    """A verified copy of `source` at `<cache>/<sha256>`; an existing verified copy is reused."""
+    """A verified copy of `source` at `<cache>/<sha256>`; an existing verified copy is reused.
+
+    `sha256=None` (a source whose hash nobody has pinned yet) fetches it every time, hashes it, warns with the hash
+    to pin, and returns it with `pinned=False`."""
     start = time.perf_counter()
+    if sha256 is None:
+        return _fetch_unpinned(source, Path(cache), timeout, progress, start)
     sha256 = sha256.lower()
     if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
         raise KlishError(f"{source}: expected sha256 must be 64 hex digits, got {sha256!r}")
@@ -98,18 +132,7 @@ def fetch(source: str, sha256: str, cache: str | os.PathLike, *, timeout: float 
     final, part = cache / sha256, cache / f"{sha256}.part"
     if final.is_file() and _sha256(final) == sha256:
         return Fetched(final, source, sha256, final.stat().st_size, 0, True, time.perf_counter() - start)
-    resumed = 0
-    if source.startswith(("http://", "https://")):
-        resumed = _download(source, part, timeout, progress)
-    else:
-        local = source
-        if source.startswith("file://"):
-            local = urllib.request.url2pathname(source[len("file://"):])
-        path = wheel_file(source) if source.startswith(WHEEL_PREFIX) else Path(local)
-        if not path.is_file():
-            raise KlishError(f"{source}: file not found")
-        with open(path, "rb") as src, open(part, "wb") as dst:
-            shutil.copyfileobj(src, dst, BLOCK)
+    resumed = _transfer(source, part, timeout, progress)
     actual = _sha256(part)
     if actual != sha256:
         part.unlink(missing_ok=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 # scikit-learn's array-API common check (numpy namespace) runs only with this set before scipy is imported;
@@ -12,6 +14,17 @@ os.environ.setdefault("SCIPY_ARRAY_API", "1")
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def clean_copy(repo: Path, work: Path) -> Path:
+    """Copy into `work` the files a clean clone of `repo` would have (tracked plus untracked-but-not-ignored)."""
+    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=repo,
+                         capture_output=True, check=True)
+    for name in out.stdout.decode().split("\0"):
+        if name and (repo / name).is_file():
+            (work / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(repo / name, work / name)
+    return work
 
 
 @pytest.fixture(autouse=True)

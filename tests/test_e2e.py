@@ -2,7 +2,6 @@
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,23 +13,14 @@ import pytest
 
 from benchmark.params import PROBE_FEATURES
 from klish.features import FeatureStore
+from tests.conftest import clean_copy
 
 pytestmark = pytest.mark.e2e
 
 
-def _clone_files(repo: Path) -> list[str]:
-    """Files a clean clone would have: tracked plus untracked-but-not-ignored."""
-    out = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"], cwd=repo,
-                         capture_output=True, check=True)
-    return [f for f in out.stdout.decode().split("\0") if f and (repo / f).is_file()]
-
-
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, repo):
-    work = tmp_path_factory.mktemp("e2e") / "repo"
-    for name in _clone_files(repo):
-        (work / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(repo / name, work / name)
+    work = clean_copy(repo, tmp_path_factory.mktemp("e2e") / "repo")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
            "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "DVC_NO_ANALYTICS": "1"}
 

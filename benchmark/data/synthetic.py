@@ -74,12 +74,13 @@ def synthesize(generator: nn.Module, extractor: LinearExtractor, out_dir: str | 
         manifest = {
             **card, "classes": [f"cluster {i}" for i in range(k)], "palette": [list(c) for c in palette],
             "resolution": resolution, "n_clusters": k, "latent_seed": seed, "truncation": truncation,
-            "truncation_space": truncation_space(generator),
             "per_sample_seed": "klish.seeding.sample_seed(latent_seed, i)", "shard_size": shard_size,
             "splits": {"train": entry},
             "format": "npz shards, key 'data': images uint8 [N,H,W,3], masks uint8 [N,H,W] (cluster ids)",
             "cluster_pixel_share": [round(float(c), 6) for c in counts / max(counts.sum(), 1)],
         }
+        if truncation_space(generator) == "w":  # z-space truncation is the manifests' long-standing default
+            manifest["truncation_space"] = "w"
         atomic.write_json(tmp / shards.MANIFEST, manifest)
         shown_images = np.concatenate([p[0] for p in preview])[:PREVIEW]
         shown_masks = np.concatenate([p[1] for p in preview])[:PREVIEW]

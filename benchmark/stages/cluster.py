@@ -20,7 +20,6 @@ import numpy as np
 
 from benchmark import tracking
 from benchmark.cli import run, stage_parser
-from benchmark.data.world import get_domain
 from benchmark.params import CLUSTER_METHODS, ClusterParams, load_section, params_md5
 from klish import atomic
 from klish.cluster import AHCExtractor, KASPExtractor, KLiSH, KMeansExtractor
@@ -127,7 +126,6 @@ def write_seed(model: Any, info: dict[str, Any], out: Path, results: Path, store
 
 
 def _main(args: argparse.Namespace) -> None:
-    get_domain(args.domain)
     base, p = load_section("base"), load_section("cluster")
     if args.method not in p.methods:
         raise ConfigError(f"params.yaml: method {args.method!r} is not in cluster.methods {p.methods}")

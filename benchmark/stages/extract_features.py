@@ -13,7 +13,6 @@ from sklearn.decomposition import PCA
 
 from benchmark import tracking
 from benchmark.cli import run, stage_parser
-from benchmark.data.world import get_domain
 from benchmark.params import load_section, params_md5
 from klish import atomic
 from klish.features import FeatureStore, extract_features
@@ -41,15 +40,17 @@ def pca_picture(store: FeatureStore, n: int = 8, seed: int = 0) -> np.ndarray:
     rgb = np.clip((comps - lo) / np.maximum(hi - lo, 1e-8), 0, 1)
     rgb = (rgb.reshape(n, feats.shape[1], feats.shape[2], 3) * 255).astype(np.uint8)
     images = np.asarray(store.images[:n])
-    if images.shape[1] != rgb.shape[1]:  # show both rows at the same size
-        factor = max(1, rgb.shape[1] // images.shape[1])
+    if images.shape[1] < rgb.shape[1]:  # show both rows at the same size
+        factor = rgb.shape[1] // images.shape[1]
         images = images.repeat(factor, axis=1).repeat(factor, axis=2)
+    elif images.shape[1] > rgb.shape[1]:
+        factor = images.shape[1] // rgb.shape[1]
+        rgb = rgb.repeat(factor, axis=1).repeat(factor, axis=2)
     scale = max(1, 96 // rgb.shape[1])
     return np.concatenate([image_grid(images, n, scale=scale), image_grid(rgb, n, scale=scale)])
 
 
 def _main(args: argparse.Namespace) -> None:
-    get_domain(args.domain)
     base, p = load_section("base"), load_section("extract_features")
     seed = base.seed + SEED_OFFSET
     seed_everything(seed)
@@ -59,7 +60,8 @@ def _main(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     manifest = extract_features(generator, args.out, n_samples=p.n_samples, seed=seed, size=p.size,
                                 batch_size=p.batch_size, layers=p.layers, max_channels=p.max_channels,
-                                normalize=p.normalize, truncation=p.truncation, generator_info=info)
+                                normalize=p.normalize, truncation=p.truncation, generator_info=info,
+                                device=base.device)
     seconds = time.perf_counter() - start
     store = FeatureStore(args.out)
     args.results.mkdir(parents=True, exist_ok=True)

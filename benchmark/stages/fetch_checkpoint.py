@@ -97,7 +97,8 @@ def _main(args: argparse.Namespace) -> None:
     card = PRETRAINED[args.name].card if args.name in PRETRAINED else ""
     sidecar = save_checkpoint(args.out / "generator.safetensors", model, arch=converted.arch, role="generator",
                               kwargs=converted.kwargs, resolution=converted.kwargs["resolution"],
-                              source=entry["source"], source_sha256=fetched.sha256, layout=entry["layout"],
+                              source=entry["source"], source_sha256=fetched.sha256,
+                              source_sha256_pinned=fetched.pinned, layout=entry["layout"],
                               name=args.name, card=card)
     generator, _ = load_checkpoint(args.out / "generator.safetensors")  # the converted file reads back
     with torch.no_grad():
@@ -106,6 +107,7 @@ def _main(args: argparse.Namespace) -> None:
     save_png(args.results / "samples.png", image_grid(samples, ncol=8, scale=max(1, 64 // samples.shape[1])))
     metrics = {"n_parameters": sidecar["n_parameters"], "source_bytes": fetched.n_bytes,
                "resumed_from_bytes": fetched.resumed_from, "from_cache": fetched.cached,
+               "sha256_pinned": fetched.pinned,
                "resolution": converted.kwargs["resolution"], "wall_seconds": round(time.perf_counter() - start, 2)}
     atomic.write_json(args.results / "metrics.json", metrics)
     with tracking.stage_run("fetch_checkpoint", dvc_stage=f"fetch_checkpoint@{args.name}",

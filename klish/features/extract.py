@@ -56,7 +56,7 @@ def generate_with_features(generator: nn.Module, z: torch.Tensor, layers: Sequen
 def extract_features(generator: nn.Module, out_dir: str | os.PathLike, *, n_samples: int, seed: int, size: int,
                      batch_size: int = 16, layers: str | Sequence[str] = "auto", max_channels: int = 1000,
                      normalize: str = "none", truncation: float = 1.0, generator_info: dict[str, Any] | None = None,
-                     progress: bool = True) -> dict[str, Any]:
+                     progress: bool = True, device: str = "cpu") -> dict[str, Any]:
     """Sample `n_samples` images and their features into a feature store at `out_dir` (written atomically).
 
     Sample i's latent is z_i ~ N(0, I) drawn from its own generator seeded by (seed, i), truncated by `truncation`
@@ -66,7 +66,7 @@ def extract_features(generator: nn.Module, out_dir: str | os.PathLike, *, n_samp
     """
     if n_samples < 1 or batch_size < 1 or size < 1:
         raise ConfigError(f"n_samples, batch_size and size must be positive (got {n_samples}, {batch_size}, {size})")
-    generator.eval()
+    generator.eval().to(device)
     z_dim = generator.z_dim
     shapes = feature_shapes(generator, z_dim)
     selected = resolve_layers(layers, shapes, max_channels)
@@ -85,9 +85,9 @@ def extract_features(generator: nn.Module, out_dir: str | os.PathLike, *, n_samp
                           disable=not progress):
             stop = min(start + batch_size, n_samples)
             z = sample_latents(seed, range(start, stop), z_dim) * z_scale  # [B, z_dim]
-            images, feats = generate_with_features(generator, z, selected, size, normalize)
-            arrays["features"][start:stop] = feats.numpy().astype(np.float16)
-            arrays["images"][start:stop] = to_uint8(images.numpy())
+            images, feats = generate_with_features(generator, z.to(device), selected, size, normalize)
+            arrays["features"][start:stop] = feats.cpu().numpy().astype(np.float16)
+            arrays["images"][start:stop] = to_uint8(images.cpu().numpy())
             arrays["latents"][start:stop] = z.numpy()
         for array in arrays.values():
             array.flush()
@@ -97,11 +97,12 @@ def extract_features(generator: nn.Module, out_dir: str | os.PathLike, *, n_samp
             "image_resolution": resolution, "layers": layer_info, "layer_request": layers,
             "max_channels": max_channels, "normalize": normalize, "resize": "bilinear, align_corners=True",
             "dtype": "float16", "layout": "[N, S, S, C]",
-            "latent": {"distribution": "normal", "dim": z_dim, "truncation": truncation,
-                       "truncation_space": truncation_space(generator), "seed": seed,
+            "latent": {"distribution": "normal", "dim": z_dim, "truncation": truncation, "seed": seed,
                        "per_sample_seed": "klish.seeding.sample_seed(seed, i)"},
             "generator": generator_info or {},
         }
+        if truncation_space(generator) == "w":  # z-space truncation is the manifests' long-standing default
+            manifest["latent"]["truncation_space"] = "w"
         atomic.write_json(tmp / store.MANIFEST, manifest)
     log.info("extracted %d samples, %d channels from layers %s at %dx%d into %s", n_samples, offset,
              ", ".join(selected), size, size, out_dir)

@@ -55,6 +55,6 @@ def feature_shapes(generator: nn.Module, z_dim: int) -> list[tuple[str, int, int
     was_training = generator.training
     generator.eval()
     with FeatureRecorder(generator, names) as rec:
-        generator(torch.zeros(1, z_dim))
+        generator(torch.zeros(1, z_dim, device=next(generator.parameters()).device))
     generator.train(was_training)
     return [(n, rec.maps[n].shape[1], rec.maps[n].shape[2]) for n in names]

@@ -17,10 +17,35 @@ def _write(tmp_path, mutate):
 
 def test_profiles_parse_and_default_is_active(repo):
     for name in P.PROFILES:
-        validate_profile(repo / "profiles" / f"{name}.yaml")
+        validate_profile(repo / "profiles" / f"{name}.yaml", P.PIPELINE_OF[name])
+        assert P.load_section("base", repo / "profiles" / f"{name}.yaml").profile == name
     assert (repo / "params.yaml").read_text() == (repo / "profiles" / "default.yaml").read_text(), (
         "params.yaml is not the default profile: `make repro` must run the default; "
         "run `python -m benchmark.profile default` before committing")
+    assert (repo / P.PIPELINE_PARAMS["pretrained"]).read_text() == (repo / "profiles" / "external.yaml").read_text(), (
+        "pipelines/pretrained/params.yaml is not the external profile: run `python -m benchmark.profile external`")
+
+
+def test_pretrained_profiles_list_only_fetchable_gans(repo):
+    for name in ("external", "paper"):
+        path = repo / "profiles" / f"{name}.yaml"
+        gans = P.load_section("pretrained", path).gans
+        checkpoints = P.load_section("fetch_checkpoint", path).checkpoints
+        assert gans and set(gans) <= set(checkpoints), name
+
+
+def test_device_auto_resolves_and_bad_devices_are_one_line(tmp_path):
+    import torch
+
+    assert P.BaseParams(seed=1, profile="quick", device="auto").device == ("cuda" if torch.cuda.is_available()
+                                                                            else "cpu")
+    path = _write(tmp_path, lambda r: r["base"].update(device="tpu"))
+    with pytest.raises(P.ParamsError, match="base.device must be one of auto, cpu, cuda"):
+        P.load_section("base", path)
+    if not torch.cuda.is_available():
+        path = _write(tmp_path, lambda r: r["base"].update(device="cuda"))
+        with pytest.raises(P.ParamsError, match="base.device is 'cuda' but no GPU is visible"):
+            P.load_section("base", path)
 
 
 def test_unknown_key_names_section_and_key(tmp_path):
@@ -64,6 +89,9 @@ def test_use_profile_rewrites_params(tmp_path, repo):
     for name in P.PROFILES:
         (tmp_path / "profiles" / f"{name}.yaml").write_text((repo / "profiles" / f"{name}.yaml").read_text())
     use_profile("quick", tmp_path)
+    assert P.load_section("base", tmp_path / "params.yaml").profile == "quick"
+    use_profile("paper", tmp_path)  # the pretrained pipeline's params, not the world's
+    assert P.load_section("base", tmp_path / "pipelines/pretrained/params.yaml").profile == "paper"
     assert P.load_section("base", tmp_path / "params.yaml").profile == "quick"
     with pytest.raises(P.ParamsError, match="unknown profile 'fast'"):
         use_profile("fast", tmp_path)

@@ -44,6 +44,14 @@ def test_default_uri_is_absolute_at_repo_root(monkeypatch, tmp_path):
     assert tracking.tracking_uri() == f"sqlite:///{tmp_path.resolve() / 'mlflow.db'}"
 
 
+def test_a_sub_pipeline_folder_is_not_the_root(tmp_path):
+    (tmp_path / ".dvc").mkdir()
+    sub = tmp_path / "pipelines" / "external"
+    sub.mkdir(parents=True)
+    (sub / "dvc.yaml").write_text("stages: {}\n")
+    assert tracking.repo_root(sub) == tmp_path.resolve()
+
+
 def test_repo_root_escapes_dvc_temporary_experiment_copies(tmp_path):
     inner = tmp_path / ".dvc" / "tmp" / "exps" / "tmpabc"
     inner.mkdir(parents=True)

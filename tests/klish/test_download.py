@@ -124,3 +124,13 @@ def test_local_path_file_url_and_wheel(tmp_path):
         fetch("wheel:not_a_package_here/x.pt", SHA, tmp_path / "c4", progress=False)
     with pytest.raises(KlishError, match="expected sha256 must be 64 hex digits"):
         fetch(str(source), "abc", tmp_path / "c5", progress=False)
+
+
+def test_unpinned_source_is_hashed_not_verified_and_the_hash_is_logged(tmp_path, caplog):
+    source = tmp_path / "weights.bin"
+    source.write_bytes(PAYLOAD)
+    fetched = fetch(str(source), None, tmp_path / "cache", progress=False)
+    assert not fetched.pinned and fetched.sha256 == SHA and fetched.path == tmp_path / "cache" / SHA
+    assert fetched.path.read_bytes() == PAYLOAD and not list((tmp_path / "cache").glob("*.part"))
+    assert f"its sha256 is {SHA}" in caplog.text
+    assert fetch(str(source), SHA, tmp_path / "cache", progress=False).cached  # pinning it then hits the cache
