@@ -158,6 +158,7 @@ class ClusterParams:
     seeds: Any  # list of seed indices; stage seed = base.seed + 300 + index
     n_init_clusters: int  # KLiSH K0 and KASP's number of K-means centroids
     C: float  # KLiSH SVM data-term weight
+    C_by_domain: Any  # {domain: C} replacing C for that domain (the default: car, see results/studies section 2)
     C_scaling: str  # "none" (C as given, the reference) or "feature_variance" (C over the features' variance)
     max_iter: int  # KLiSH solver iterations per training (x5 Newton steps for the fast solver)
     k_values: Any  # list of K for the baselines (KLiSH has every K from K0 down to 2)
@@ -171,6 +172,10 @@ class ClusterParams:
         for method in self.methods:
             _choice("cluster.methods[]", method, CLUSTER_METHODS)
         _int_list("cluster.seeds", self.seeds, int)
+        if not isinstance(self.C_by_domain, dict) or not all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in self.C_by_domain.values()):
+            raise ParamsError(f"{PARAMS_FILE}: cluster.C_by_domain must map domains to positive numbers, got "
+                              f"{self.C_by_domain!r}")
         _choice("cluster.C_scaling", self.C_scaling, ("none", "feature_variance"))
         _int_list("cluster.k_values", self.k_values, int)
         _positive("cluster", n_init_clusters=self.n_init_clusters, C=self.C, max_iter=self.max_iter,
@@ -181,6 +186,10 @@ class ClusterParams:
         if max(self.k_values) > self.n_init_clusters or self.preview_k > self.n_init_clusters:
             raise ParamsError(f"{PARAMS_FILE}: cluster.k_values and cluster.preview_k must not exceed "
                               f"cluster.n_init_clusters={self.n_init_clusters}")
+
+    def C_for(self, domain: str) -> float:
+        """KLiSH's C for `domain`: its entry in C_by_domain, else C."""
+        return float(self.C_by_domain.get(domain, self.C))
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ Metrics of every seed go to one JSON ({"s0": {...}, ...}); each seed is its own 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import csv
 import io
 import logging
@@ -127,6 +128,7 @@ def write_seed(model: Any, info: dict[str, Any], out: Path, results: Path, store
 
 def _main(args: argparse.Namespace) -> None:
     base, p = load_section("base"), load_section("cluster")
+    p = dataclasses.replace(p, C=p.C_for(args.domain))  # the domain's C, recorded as the C that ran
     if args.method not in p.methods:
         raise ConfigError(f"params.yaml: method {args.method!r} is not in cluster.methods {p.methods}")
     store = FeatureStore(args.features)

@@ -103,3 +103,12 @@ def test_params_md5_is_stable_and_sensitive():
     assert P.params_md5(base, domain="face") == P.params_md5(base, domain="face")
     assert P.params_md5(base, domain="face") != P.params_md5(other, domain="face")
     assert P.params_md5(base, domain="face") != P.params_md5(base, domain="car")
+
+
+def test_cluster_c_by_domain_replaces_c_for_that_domain_only(tmp_path):
+    path = _write(tmp_path, lambda r: r["cluster"].update(C=2000.0, C_by_domain={"car": 1000}))
+    p = P.load_section("cluster", path)
+    assert p.C_for("car") == 1000.0 and p.C_for("face") == 2000.0
+    path = _write(tmp_path, lambda r: r["cluster"].update(C_by_domain={"car": -1}))
+    with pytest.raises(P.ParamsError, match="cluster.C_by_domain must map domains to positive numbers"):
+        P.load_section("cluster", path)
