@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 # scikit-learn's array-API common check (numpy namespace) runs only with this set before scipy is imported;
@@ -25,6 +27,18 @@ def clean_copy(repo: Path, work: Path) -> Path:
             (work / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(repo / name, work / name)
     return work
+
+
+def repo_shell(work: Path, timeout: int = 900) -> tuple[dict[str, str], Callable[..., subprocess.CompletedProcess]]:
+    """(env, sh): the environment a pipeline runs with in the copy `work` (this interpreter's tools first on PATH,
+    MLflow in the copy), and a runner of commands there that captures their output."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+           "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "DVC_NO_ANALYTICS": "1"}
+
+    def sh(*cmd: str) -> subprocess.CompletedProcess:
+        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=timeout)
+
+    return env, sh
 
 
 @pytest.fixture(autouse=True)

@@ -7,11 +7,8 @@ import functools
 import hashlib
 import http.server
 import json
-import os
-import subprocess
 import sys
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +17,7 @@ import yaml
 
 from klish.features import FeatureStore
 from klish.generators import load_checkpoint
-from tests.conftest import clean_copy
+from tests.conftest import clean_copy, repo_shell
 from tests.rosinality_layout import STYLE, rosinality_state
 
 pytestmark = pytest.mark.e2e
@@ -49,11 +46,7 @@ def pipeline(tmp_path_factory, repo, served):
     torch.save({"g_ema": rosinality_state(), "latent_avg": latent_avg}, www / "ffhq.pt")
     sha = hashlib.sha256((www / "ffhq.pt").read_bytes()).hexdigest()
     work = clean_copy(repo, tmp_path_factory.mktemp("pretrained") / "repo")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-           "MLFLOW_TRACKING_URI": f"sqlite:///{work / 'mlflow.db'}", "DVC_NO_ANALYTICS": "1"}
-
-    def sh(*cmd: str) -> subprocess.CompletedProcess:
-        return subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=600)
+    _, sh = repo_shell(work, timeout=600)
 
     sh("git", "init", "-q")
     assert sh(sys.executable, "-m", "benchmark.profile", "paper").returncode == 0

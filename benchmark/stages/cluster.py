@@ -8,8 +8,8 @@ Metrics of every seed go to one JSON ({"s0": {...}, ...}); each seed is its own 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import csv
+import dataclasses
 import io
 import logging
 import resource

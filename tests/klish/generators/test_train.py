@@ -60,3 +60,16 @@ def test_snapshots_are_prepared_like_the_final_generator_and_leave_training_unch
 def test_snapshot_outside_the_run_is_an_error():
     with pytest.raises(ConfigError, match="snapshot steps"):
         _run(5, snapshot_steps=[7], on_snapshot=lambda step, g: None)
+
+
+def test_r1_penalty_is_the_squared_input_gradient_and_steps_the_discriminator():
+    from klish.generators.train import r1_penalty
+
+    torch.manual_seed(0)
+    disc = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 1))  # D(x) = w.x + b: gradient w everywhere
+    w = disc[1].weight.detach().clone()
+    optimizer = torch.optim.SGD(disc.parameters(), lr=0.1)
+    penalty = r1_penalty(disc, torch.randn(5, 3, 2, 2), weight=2.0, optimizer=optimizer)
+    assert abs(penalty - float(w.square().sum())) < 1e-5
+    # d/dw of (2 / 2) |w|^2 is 2 w, so one SGD step scales w by 1 - 0.2
+    torch.testing.assert_close(disc[1].weight.detach(), w * 0.8)
