@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +13,9 @@ from pathlib import Path
 from klish.errors import KlishError
 
 EXIT_USER_ERROR = 2
+# When set, a stage that finishes appends one JSON line to this file: its entry module, the project files it ran and
+# the params sections it loaded (the e2e tests hold them against each stage's deps and params in dvc.yaml).
+TRACE_ENV = "KLISH_BENCH_TRACE"
 
 
 def setup_logging() -> None:
@@ -43,4 +48,17 @@ def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentPar
     except KlishError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USER_ERROR
+    if os.environ.get(TRACE_ENV):
+        _append_trace(Path(os.environ[TRACE_ENV]), parser.prog.split()[-1])
     return 0
+
+
+def _append_trace(path: Path, entry: str) -> None:
+    from benchmark.params import sections_read
+
+    root = Path(__file__).resolve().parents[1]
+    loaded = [Path(m.__file__).resolve() for m in list(sys.modules.values()) if getattr(m, "__file__", None)]
+    files = sorted({f.relative_to(root).as_posix() for f in loaded if f.is_relative_to(root)
+                    and f.relative_to(root).parts[0] in ("klish", "benchmark")})
+    with path.open("a") as handle:  # a test's log, not a pipeline output: appending is what it is for
+        handle.write(json.dumps({"entry": entry, "files": files, "sections": sections_read()}) + "\n")

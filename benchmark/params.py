@@ -13,13 +13,10 @@ from typing import Any, TypeVar
 
 import yaml
 
-from benchmark.data.recognition import DATASETS as RECOGNITION_DATASETS
-from benchmark.data.world import DOMAINS as _WORLD
-from benchmark.data.world.canvas import APPEARANCES
+from benchmark.data.names import APPEARANCES, RECOGNITION_DATASETS, WORLD_DOMAINS
 from klish.errors import KlishError
 
 PARAMS_FILE = "params.yaml"
-WORLD_DOMAINS = tuple(_WORLD)
 PROFILES = ("quick", "default", "external", "paper")
 # Which pipeline each profile drives: the world pipeline (dvc.yaml at the root, params.yaml) or the pretrained-GAN
 # pipeline (pipelines/pretrained/dvc.yaml, pipelines/pretrained/params.yaml), and the sections each one needs.
@@ -555,9 +552,18 @@ def parse_section(raw: dict[str, Any], section: str, cls: type[T], path: str | P
     return obj
 
 
+_SECTIONS_READ: set[str] = set()  # what this process loaded: checked against dvc.yaml's params by the e2e tests
+
+
 def load_section(section: str, path: str | Path = PARAMS_FILE) -> Any:
     """The typed params of `section` from `path` (the whole file is checked for unknown sections)."""
+    _SECTIONS_READ.add(section)
     return parse_section(read_params(path), section, SECTIONS[section], path)
+
+
+def sections_read() -> list[str]:
+    """The sections this process has loaded so far, sorted."""
+    return sorted(_SECTIONS_READ)
 
 
 def section_keys(section: str) -> list[str]:

@@ -66,3 +66,31 @@ def one_line_error(capsys: pytest.CaptureFixture):
             assert fragment in err[0]
 
     return check
+
+
+def check_stage_trace(trace: Path, work: Path, dvc_yaml: str) -> set[str]:
+    """Hold what each stage process of a `dvc repro` in `work` ran and read (the KLISH_BENCH_TRACE log) against the
+    stage's deps and params in `dvc_yaml`: every project file it imported is covered by its deps, and the params
+    sections it loaded are exactly the sections its params name. Returns the entry modules that were traced."""
+    import json
+
+    import yaml
+
+    from benchmark.stage_deps import covered, pipeline_stages
+
+    stages = pipeline_stages(Path(dvc_yaml), work)
+    raw = yaml.safe_load((work / dvc_yaml).read_text())["stages"]
+    seen = set()
+    for line in trace.read_text().splitlines():
+        record = json.loads(line)
+        names = [n for n, (entry, _) in stages.items() if entry == record["entry"]]
+        assert names, f"{record['entry']} ran but is no stage of {dvc_yaml}"
+        for name in names:
+            deps = stages[name][1]
+            gaps = [f for f in record["files"] if not covered(Path(f), deps)]
+            assert not gaps, f"{dvc_yaml}: stage {name} ran {gaps} but its deps do not cover them"
+            declared = {entry.split(".")[0] for entry in raw[name].get("params", [])}
+            assert set(record["sections"]) == declared, (
+                f"{dvc_yaml}: stage {name} read params sections {record['sections']} but declares {sorted(declared)}")
+        seen.add(record["entry"])
+    return seen

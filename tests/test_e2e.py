@@ -2,6 +2,7 @@
 
 import json
 import sys
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -10,7 +11,9 @@ import pytest
 
 from benchmark.params import PROBE_FEATURES
 from klish.features import FeatureStore
-from tests.conftest import clean_copy, repo_shell
+from benchmark.cli import TRACE_ENV
+from benchmark.stage_deps import pipeline_stages
+from tests.conftest import check_stage_trace, clean_copy, repo_shell
 
 pytestmark = pytest.mark.e2e
 
@@ -19,6 +22,7 @@ pytestmark = pytest.mark.e2e
 def pipeline(tmp_path_factory, repo):
     work = clean_copy(repo, tmp_path_factory.mktemp("e2e") / "repo")
     env, sh = repo_shell(work)
+    env[TRACE_ENV] = str(work / "stage_trace.jsonl")
 
     sh("git", "init", "-q")
     assert sh(sys.executable, "-m", "benchmark.profile", "quick").returncode == 0
@@ -66,6 +70,12 @@ def test_every_stage_produced_its_outputs(pipeline):
     assert gan["fid_inception_8v8_train"] > 0 and np.isfinite(gan["kid_inception_8v8"])
     table = (work / "results/clustering_table/table.md").read_text()
     assert "## K = 8 (1 seeds)" in table and "| probe " in table and "| rgb_xy " in table
+
+
+def test_every_stage_ran_only_code_and_params_it_declares(pipeline):
+    work, _, _ = pipeline
+    ran = check_stage_trace(work / "stage_trace.jsonl", work, "dvc.yaml")
+    assert ran == {entry for entry, _ in pipeline_stages(Path("dvc.yaml"), work).values()}  # every stage ran
 
 
 def test_leaderboard_schema_and_cells(pipeline):

@@ -15,9 +15,10 @@ import pytest
 import torch
 import yaml
 
+from benchmark.cli import TRACE_ENV
 from klish.features import FeatureStore
 from klish.generators import load_checkpoint
-from tests.conftest import clean_copy, repo_shell
+from tests.conftest import check_stage_trace, clean_copy, repo_shell
 from tests.rosinality_layout import STYLE, rosinality_state
 
 pytestmark = pytest.mark.e2e
@@ -46,7 +47,8 @@ def pipeline(tmp_path_factory, repo, served):
     torch.save({"g_ema": rosinality_state(), "latent_avg": latent_avg}, www / "ffhq.pt")
     sha = hashlib.sha256((www / "ffhq.pt").read_bytes()).hexdigest()
     work = clean_copy(repo, tmp_path_factory.mktemp("pretrained") / "repo")
-    _, sh = repo_shell(work, timeout=600)
+    env, sh = repo_shell(work, timeout=600)
+    env[TRACE_ENV] = str(work / "stage_trace.jsonl")
 
     sh("git", "init", "-q")
     assert sh(sys.executable, "-m", "benchmark.profile", "paper").returncode == 0
@@ -65,6 +67,8 @@ def pipeline(tmp_path_factory, repo, served):
     path.write_text(yaml.safe_dump(params))
     result = sh(sys.executable, "-m", "dvc", "repro", "pipelines/pretrained/dvc.yaml")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    ran = check_stage_trace(work / "stage_trace.jsonl", work, "pipelines/pretrained/dvc.yaml")
+    assert len(ran) == 5, sorted(ran)  # fetch, extract, cluster, label-free, page: code and params as declared
     return work / "pipelines/pretrained", latent_avg
 
 

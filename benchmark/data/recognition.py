@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmark.data.names import RECOGNITION_DATASETS
 from benchmark.data.shards import DatasetError
 from benchmark.json_inputs import read_json
 from klish import atomic
@@ -27,7 +28,7 @@ FASHION_MNIST_CLASSES = ("t-shirt/top", "trouser", "pullover", "dress", "coat", 
 # In the order of the package's description; the package does not document which label index is which animal.
 ANIMAL_SHAPE_CLASSES = ("bear", "bird", "cat", "cow", "dog", "elephant", "giraffe", "horse", "sheep", "zebra")
 ANIMAL_SHAPE_FILES = ("animal_data_version_3.gz", "animal_label_version_3.gz")
-DATASETS = ("digits", "fashion_mnist", "animal_shapes")
+DATASETS = RECOGNITION_DATASETS
 
 
 @dataclass(frozen=True)

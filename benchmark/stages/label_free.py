@@ -32,7 +32,7 @@ from klish.features import FeatureStore
 from klish.metrics import adjusted_rand_from_contingency, contingency
 from klish.visualize import save_png
 
-PARAMS = ("base", "cluster", "evaluate_clustering")
+PARAMS = ("base", "cluster", "evaluate_clustering", "pretrained")
 PREVIEW = 8
 
 

@@ -18,7 +18,7 @@ from benchmark.stages.probe import fraction_key
 from klish import atomic
 from klish.metrics.fid import protocol_key
 
-PARAMS = ("base", "cluster", "evaluate_clustering", "make_dataset", "ufs", "recognition", "probe", "uscs", "fid")
+PARAMS = ("base", "cluster", "evaluate_clustering", "ufs", "recognition", "probe", "uscs", "fid")
 DOMAINS = ("face", "car", "animal")
 CLUSTERING = "clustering"
 UFS = "ufs"

@@ -13,9 +13,10 @@ from functools import lru_cache
 
 import numpy as np
 
+from benchmark.data.names import APPEARANCES
 from klish.errors import ConfigError
 
-APPEARANCES = ("consistent", "random")
+__all__ = ["APPEARANCES", "Canvas"]
 
 
 class Canvas:
