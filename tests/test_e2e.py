@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.params import PROBE_FEATURES
-from klish.features import FeatureStore
 from benchmark.cli import TRACE_ENV
+from benchmark.params import PROBE_FEATURES
 from benchmark.stage_deps import pipeline_stages
+from klish.features import FeatureStore
 from tests.conftest import check_stage_trace, clean_copy, repo_shell
 
 pytestmark = pytest.mark.e2e
