@@ -44,6 +44,8 @@ def run(main: Callable[[argparse.Namespace], None], parser: argparse.ArgumentPar
     args = parser.parse_args(argv)
     setup_logging()
     try:
+        if "benchmark.tracking" in sys.modules:  # a stage that records MLflow runs: is the store writable?
+            sys.modules["benchmark.tracking"].check_store()
         main(args)
     except KlishError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -3,7 +3,9 @@
 Store: `MLFLOW_TRACKING_URI`, else an absolute `sqlite:///<repo>/mlflow.db` (the repository root even when DVC runs
 an experiment in a temporary copy under .dvc/tmp/exps); artifacts next to it in `mlartifacts/`. One experiment per
 task; every run is tagged with git_commit, git_dirty, dvc_stage, params_md5, profile, domain, method and seed.
-Idempotent: a stage re-run with the same (dvc_stage, params_md5, git_commit) replaces its earlier run.
+Idempotent: a stage re-run with the same (dvc_stage, params_md5, git_commit) replaces its earlier run, once the new
+run has finished (an interrupted re-run leaves the earlier run in place). `check_store()` tries a write to the store
+before a stage starts its work, so an unusable tracking URI is one line, not minutes of retries after the outputs.
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import sqlite3
 import subprocess
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from klish.errors import KlishError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 
@@ -43,6 +48,30 @@ def repo_root(start: str | os.PathLike | None = None) -> Path:
 def tracking_uri() -> str:
     """MLFLOW_TRACKING_URI if set, else the absolute SQLite store at the repository root."""
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{repo_root() / 'mlflow.db'}"
+
+
+class TrackingError(KlishError):
+    """The MLflow tracking store cannot be written."""
+
+
+def check_store() -> None:
+    """Fail in one line, before any work, when the tracking store cannot take a write: for a SQLite URI, open the
+    database and take its write lock (then release it); other stores are MLflow's to check."""
+    uri = tracking_uri()
+    if not uri.startswith("sqlite:///"):
+        return
+    path = Path(uri[len("sqlite:///"):])
+    where = "MLFLOW_TRACKING_URI" if os.environ.get("MLFLOW_TRACKING_URI") else "the default tracking store"
+    try:
+        connection = sqlite3.connect(path, timeout=10)
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            connection.rollback()
+        finally:
+            connection.close()
+    except sqlite3.Error as exc:
+        raise TrackingError(f"{where} {uri}: cannot write the MLflow database ({exc}); point MLFLOW_TRACKING_URI at a "
+                            f"writable sqlite:///<absolute path>.db") from None
 
 
 def _git(*args: str) -> str:
@@ -108,9 +137,11 @@ class StageRun:
 @contextlib.contextmanager
 def stage_run(experiment: str, *, dvc_stage: str, params_md5: str, params: Mapping[str, Any],
               tags: Mapping[str, Any]) -> Iterator[StageRun]:
-    """Open a run for one stage execution, replacing any earlier run of the same stage, params and commit.
+    """Open a run for one stage execution; once it has finished, it replaces any earlier run of the same stage,
+    params and commit.
 
-    Params are logged once (flattened to dotted keys); the run ends FINISHED, or FAILED if the stage raised.
+    Params are logged once (flattened to dotted keys); the run ends FINISHED, or FAILED if the stage raised (the
+    earlier runs are then kept).
     """
     from mlflow.tracking import MlflowClient
 
@@ -121,8 +152,7 @@ def stage_run(experiment: str, *, dvc_stage: str, params_md5: str, params: Mappi
                 **{k: str(v) for k, v in tags.items()}}
     query = (f"tags.dvc_stage = '{dvc_stage}' AND tags.params_md5 = '{params_md5}' "
              f"AND tags.git_commit = '{all_tags['git_commit']}'")
-    for old in client.search_runs([experiment_id], filter_string=query):
-        client.delete_run(old.info.run_id)
+    earlier = [old.info.run_id for old in client.search_runs([experiment_id], filter_string=query)]
     run = client.create_run(experiment_id, run_name=dvc_stage, tags=all_tags)
     run_id = run.info.run_id
     flat = {k: str(v)[:6000] for k, v in flatten(params).items()}
@@ -136,6 +166,8 @@ def stage_run(experiment: str, *, dvc_stage: str, params_md5: str, params: Mappi
         client.set_terminated(run_id, status="FAILED")
         raise
     client.set_terminated(run_id, status="FINISHED")
+    for old in earlier:
+        client.delete_run(old)
 
 
 def mirror_cell(experiment: str, cell: str, metrics: Mapping[str, float], tags: Mapping[str, Any]) -> bool:
@@ -157,11 +189,11 @@ def mirror_cell(experiment: str, cell: str, metrics: Mapping[str, float], tags: 
     old = client.search_runs([experiment_id], filter_string=f"tags.leaderboard_cell = '{cell}'")
     if len(old) == 1 and old[0].data.tags.get("values_md5") == digest:
         return False
-    for run in old:
-        client.delete_run(run.info.run_id)
     all_tags = {**git_state(), "leaderboard_cell": cell, "values_md5": digest, **{k: str(v) for k, v in tags.items()}}
     run_id = client.create_run(experiment_id, run_name=cell, tags=all_tags).info.run_id
     now = int(time.time() * 1000)
     client.log_batch(run_id, metrics=[Metric(k, float(v), now, 0) for k, v in metrics.items()])
     client.set_terminated(run_id, status="FINISHED")
+    for run in old:  # replaced only once the new run is complete
+        client.delete_run(run.info.run_id)
     return True

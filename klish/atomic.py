@@ -1,4 +1,8 @@
-"""Atomic outputs: write to a temporary path in the same folder, then `os.replace`, so readers never see half a file."""
+"""Atomic outputs: write to a temporary path in the same folder, then `os.replace`, so readers never see half a file.
+
+Temporary files and folders are created private (0600 / 0700) by `tempfile`; before they replace the target they get
+the permissions an ordinary `open` or `mkdir` would give under the process umask (0644 / 0755 under umask 022), as
+git and DVC checkouts have."""
 
 from __future__ import annotations
 
@@ -12,6 +16,17 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _publish(path: Path, is_dir: bool) -> None:
+    """Give a finished temporary file or folder the mode a plain create would have under the umask."""
+    os.chmod(path, (0o777 if is_dir else 0o666) & ~_umask())
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path beside `path`; on success it replaces `path`, on error it is removed."""
@@ -22,6 +37,8 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = Path(tmp)
     try:
         yield tmp_path
+        if tmp_path.exists():
+            _publish(tmp_path, is_dir=False)
         os.replace(tmp_path, path)
     finally:
         tmp_path.unlink(missing_ok=True)
@@ -51,6 +68,7 @@ def atomic_directory(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        _publish(tmp, is_dir=True)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.replace(path, old / "x")

@@ -14,10 +14,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.numpy import load_file, save_file
+from safetensors.numpy import load_file
 
-from klish import atomic
 from klish.errors import KlishError
+from klish.tensor_files import save_tensors
 
 
 @dataclass(frozen=True)
@@ -85,8 +85,7 @@ def save_extractors(path: str | os.PathLike, extractors: Mapping[int, LinearExtr
         if ext.mapping is not None:
             tensors[f"k{k}.mapping"] = np.ascontiguousarray(ext.mapping, dtype=np.int64)
     header = {"format": "klish-extractors/1", "metadata": json.dumps(dict(metadata or {}), sort_keys=True)}
-    with atomic.atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata=header)
+    save_tensors(path, tensors, metadata=header)
 
 
 def load_extractors(path: str | os.PathLike) -> dict[int, LinearExtractor]:

@@ -113,7 +113,7 @@ def write_seed(model: Any, info: dict[str, Any], out: Path, results: Path, store
     atomic.write_json(out / "model.json", {**info, **summary})
     np.save(out / "labels.npy", model.labels_.reshape(n, size, size).astype(np.int16))
     results.mkdir(parents=True)
-    preview_feats = np.asarray(store.features[:PREVIEW], dtype=np.float32)
+    preview_feats = store.load(PREVIEW)
     shown = sorted({k for k in (preview_k // 2, preview_k, 2 * preview_k) if k in extractors})
     images = np.asarray(store.images[:PREVIEW])
     masks = {k: extractors[k].predict(preview_feats) for k in shown}
@@ -132,7 +132,7 @@ def _main(args: argparse.Namespace) -> None:
     if args.method not in p.methods:
         raise ConfigError(f"params.yaml: method {args.method!r} is not in cluster.methods {p.methods}")
     store = FeatureStore(args.features)
-    X = np.asarray(store.features, dtype=np.float32).reshape(-1, store.features.shape[-1])  # [N*S*S, C], one copy
+    X = store.load().reshape(-1, store.features.shape[-1])  # [N*S*S, C], one copy
     all_metrics: dict[str, dict[str, Any]] = {}
     with atomic.atomic_directory(args.out) as out, atomic.atomic_directory(args.results) as results:
         for index in p.seeds:

@@ -91,8 +91,8 @@ def _main(args: argparse.Namespace) -> None:
         raise KlishError(f"{gt_path}: masks are {truth.shape[1]}px but the evaluation images {eval_images.shape[1]}px")
     parser, parser_info = load_segmenter(args.parser)
     block_labels = predict(parser, images).reshape(-1)  # the parser's labels of the clustering block
-    features = np.asarray(store.features, dtype=np.float32).reshape(-1, store.features.shape[-1])
-    eval_features = np.asarray(eval_store.features, dtype=np.float32)
+    features = store.load().reshape(-1, store.features.shape[-1])
+    eval_features = eval_store.load()
     eval_inputs = {"rgb": pixel_features(eval_images), "rgb_xy": pixel_features(eval_images, position=True),
                    CEILING: eval_features}
     preview: dict[str, np.ndarray] = {}

@@ -94,7 +94,7 @@ def _main(args: argparse.Namespace) -> None:
     truth = np.load(gt_path, allow_pickle=False)
     parser_info = read_json(args.eval / "info.json", "not found (run sample_eval first)").get("parser", {})
     folders = seed_folders(args.clustering)
-    features = np.asarray(store.features, dtype=np.float32)  # converted once, not once per K and seed
+    features = store.load()  # converted once, not once per K and seed
     all_metrics: dict[str, dict] = {}
     with atomic.atomic_directory(args.results) as results:
         for folder in folders:

@@ -139,7 +139,7 @@ def _main(args: argparse.Namespace) -> None:
     ks = sorted({*e.report_k, *([facts["select_k"]] if facts.get("select_k") else [])})
     store = FeatureStore(args.features)
     n, size = len(store), store.features.shape[1]
-    features = np.asarray(store.features, dtype=np.float32).reshape(-1, store.features.shape[-1])
+    features = store.load().reshape(-1, store.features.shape[-1])
     labels: dict[str, dict[int, dict[int, np.ndarray]]] = {}
     merges: dict[int, list[dict[str, Any]]] = {}
     for method in p.methods:

@@ -16,9 +16,10 @@ from benchmark.cli import run, stage_parser
 from benchmark.data import shards
 from benchmark.data.world import get_domain
 from benchmark.params import load_section, params_md5
-from benchmark.tasks.segmenter import UNet, predict, save_segmenter, segmentation_scores, train_segmenter
+from benchmark.tasks.segmenter import UNet, predict, save_segmenter, train_segmenter
 from klish import atomic
 from klish.errors import ConfigError
+from klish.metrics.segmentation import segmentation_scores
 from klish.seeding import seed_everything
 from klish.visualize import image_grid, overlay, save_png
 

@@ -24,11 +24,12 @@ from benchmark.data.world import get_domain
 from benchmark.params import CLUSTER_METHODS, UfsParams, load_section, params_md5
 from benchmark.stages.train_parser import prediction_picture
 from benchmark.tasks.segmenter import predict, train_segmenter
-from benchmark.tasks.ufs import build_network, cluster_mapping, save_network, ufs_scores
+from benchmark.tasks.ufs import build_network, cluster_mapping, save_network
 from klish import atomic
 from klish.errors import ConfigError, KlishError
 from klish.extractor import load_extractors
 from klish.features import FeatureStore
+from klish.metrics.segmentation import segmentation_scores
 from klish.seeding import seed_everything
 from klish.visualize import save_png
 
@@ -124,8 +125,8 @@ def _main(args: argparse.Namespace) -> None:
     clusters = predict(model, test_images, device=base.device)
     pred = mapping[clusters]
     oracle = cluster_mapping(clusters, test_masks, k, len(classes))
-    scores = {**ufs_scores(test_masks, pred, classes, "miou_real"),
-              **ufs_scores(test_masks, oracle[clusters], classes, "miou_real_oracle")}
+    scores = {**segmentation_scores(test_masks, pred, classes, "miou_real"),
+              **segmentation_scores(test_masks, oracle[clusters], classes, "miou_real_oracle")}
     seconds = time.perf_counter() - start
     save_network(args.out / "network.safetensors", model.cpu(), p.arch,
                  {"domain": args.domain, "method": args.method, "seed": seed, "n_clusters": k,

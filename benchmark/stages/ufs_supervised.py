@@ -14,7 +14,8 @@ from benchmark.params import load_section
 from benchmark.stages.train_parser import prediction_picture
 from benchmark.stages.ufs import PREVIEW, SEED_OFFSET, check_params, fit, report
 from benchmark.tasks.segmenter import predict
-from benchmark.tasks.ufs import save_network, ufs_scores
+from benchmark.tasks.ufs import save_network
+from klish.metrics.segmentation import segmentation_scores
 
 PARAMS = ("base", "ufs", "make_dataset.n_samples")  # sections, or single keys
 METHOD = "supervised"
@@ -40,7 +41,7 @@ def _main(args: argparse.Namespace) -> None:
     start = time.perf_counter()
     model, result = fit(p, images, masks, len(classes), seed, base.device)
     pred = predict(model, test_images, device=base.device)
-    scores = ufs_scores(test_masks, pred, classes, "miou_real")
+    scores = segmentation_scores(test_masks, pred, classes, "miou_real")
     seconds = time.perf_counter() - start
     save_network(args.out / "network.safetensors", model.cpu(), p.arch,
                  {"domain": args.domain, "method": METHOD, "seed": seed, "classes": classes,

@@ -25,7 +25,7 @@ from benchmark.data.world import get_domain
 from benchmark.params import CLUSTER_METHODS, load_section, params_md5
 from benchmark.stages.fid_reference import KID_SEED_OFFSET, first_images, load_extractor, score_against
 from benchmark.tasks.segmenter import predict
-from benchmark.tasks.ufs import jaccard, load_network
+from benchmark.tasks.ufs import load_network
 from benchmark.tasks.uscs import (
     MultiScaleDiscriminator,
     SPADEGenerator,
@@ -37,6 +37,7 @@ from benchmark.tasks.uscs import (
 from klish import atomic
 from klish.errors import ConfigError, KlishError
 from klish.metrics.fid import check_rgb, inception_features, load_features
+from klish.metrics.segmentation import dataset_iou
 from klish.seeding import seed_everything
 from klish.visualize import save_png
 
@@ -116,7 +117,7 @@ def train_and_score(args: argparse.Namespace, cell: UscsCell, *, method: str, se
     metrics: dict[str, Any] = score_against(features, {"test": reference}, base.seed + KID_SEED_OFFSET)
     resegmented = predict(cell.segmenter, painted, device=base.device)
     metrics.update({
-        "mask_consistency_miou": float(np.nanmean(jaccard(cell.eval_masks, resegmented, cell.k))),
+        "mask_consistency_miou": float(np.nanmean(dataset_iou(cell.eval_masks, resegmented, cell.k))),
         "wall_seconds": round(time.perf_counter() - start, 2), "train_seconds": round(train_seconds, 2),
         "seed": seed, "k": cell.k, "n_train": int(len(cell.images)), "n_eval": int(len(cell.eval_masks)),
         "final_d_loss": result.history[-1]["d_loss"], "final_g_loss": result.history[-1]["g_loss"]})

@@ -2,8 +2,8 @@
 
 It serves as the supervised parser that stands in for ground truth on GAN samples (spec section 4.1: the
 reference uses a DeepLabV3+ face parser trained on CelebAMask-HQ) and as the UFS segmenter. Images are uint8
-[N, H, W, 3]; masks are integer class ids [N, H, W]. Evaluation is dataset-level (one confusion matrix over the
-whole split, torchmetrics' MulticlassJaccardIndex).
+[N, H, W, 3]; masks are integer class ids [N, H, W]. Its scores are `klish.metrics.segmentation`'s (one definition
+per protocol).
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
-from torchmetrics.classification import MulticlassConfusionMatrix
 from tqdm import tqdm
 
 from klish import atomic
 from klish.errors import CheckpointError
+from klish.tensor_files import save_tensors
 
 log = logging.getLogger(__name__)
 
@@ -131,38 +131,10 @@ def predict(model: nn.Module, images: np.ndarray, *, batch_size: int = 128, devi
     return np.concatenate(out) if out else np.zeros((0,) + images.shape[1:3], dtype=np.int64)
 
 
-def confusion(truth: np.ndarray, pred: np.ndarray, n_classes: int) -> np.ndarray:
-    """Dataset-level confusion matrix [n_classes, n_classes] (rows: truth) via torchmetrics."""
-    metric = MulticlassConfusionMatrix(num_classes=n_classes)
-    metric.update(torch.from_numpy(np.asarray(pred, np.int64)).reshape(-1),
-                  torch.from_numpy(np.asarray(truth, np.int64)).reshape(-1))
-    return metric.compute().numpy().astype(np.int64)
-
-
-def iou_from_confusion(matrix: np.ndarray) -> np.ndarray:
-    """Per-class IoU [C] of a confusion matrix; NaN for a class absent from both truth and prediction."""
-    matrix = np.asarray(matrix, dtype=np.float64)
-    inter = np.diag(matrix)
-    union = matrix.sum(0) + matrix.sum(1) - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / union, np.nan)
-
-
-def segmentation_scores(truth: np.ndarray, pred: np.ndarray, class_names: list[str], prefix: str) -> dict[str, Any]:
-    """Dataset-level mIoU (all classes and foreground only, class 0 = background), pixel accuracy and per-class
-    IoU, keyed `<prefix>`, `<prefix>_fg`, `<prefix>_pixel_acc` and `<prefix>_iou` ({class: IoU})."""
-    matrix = confusion(truth, pred, len(class_names))
-    iou = iou_from_confusion(matrix)
-    return {prefix: float(np.nanmean(iou)), f"{prefix}_fg": float(np.nanmean(iou[1:])),
-            f"{prefix}_pixel_acc": float(np.trace(matrix) / max(matrix.sum(), 1)),
-            f"{prefix}_iou": {name: (None if np.isnan(v) else float(v)) for name, v in zip(class_names, iou)}}
-
-
 def save_segmenter(path: str | os.PathLike, model: UNet, info: dict[str, Any]) -> None:
     """Weights to `path` (safetensors) and architecture + `info` to its .json sidecar, both atomically."""
     path = Path(path)
-    with atomic.atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    save_tensors(path, {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
     sidecar = {"arch": "unet", "kwargs": {"n_classes": model.n_classes, "width": model.width, "depth": model.depth},
                **info}
     atomic.write_json(path.with_suffix(".json"), sidecar)

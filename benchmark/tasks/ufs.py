@@ -4,9 +4,9 @@ GAN image+mask pairs (masks are cluster ids), tested on real images.
 The network predicts K clusters; real classes come from a many-to-one cluster -> class mapping. The main number
 uses the mapping found on *generated* images against the parser's pseudo ground truth (the paper's protocol: no
 real label is used); beside it, an oracle mapping found on the real test images themselves bounds what a better
-mapping could add. Scores are dataset-level (one confusion matrix over the split, torchmetrics'
-MulticlassJaccardIndex): all classes (`miou_real`), and foreground only in the paper's convention (pixels whose
-ground truth is background are ignored, the background IoU is dropped: `miou_real_fg`).
+mapping could add. Scores are `klish.metrics.segmentation.segmentation_scores`: dataset-level over all classes
+(`miou_real`) and over the foreground in the paper's convention (`miou_real_fg`: ground-truth background pixels
+ignored, background IoU dropped), and the paper's own per-image protocol (`miou_real_fg_per_image`).
 
 Networks: the small UNet of `benchmark.tasks.segmenter`, or `DeepLabV3Plus`, a plain-torch DeepLabV3+-style net
 (residual encoder at output stride 4, atrous spatial pyramid pooling, a decoder with a low-level shortcut), scaled
@@ -24,14 +24,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
-from torchmetrics.classification import MulticlassJaccardIndex
 
 from benchmark.tasks.segmenter import UNet
 from klish import atomic
 from klish.errors import CheckpointError
 from klish.metrics import greedy_mapping, per_image_contingency
+from klish.tensor_files import save_tensors
 
 ARCHITECTURES = ("unet", "deeplabv3plus")
 
@@ -103,8 +103,7 @@ def save_network(path: str | os.PathLike, model: nn.Module, arch: str, info: dic
     """Weights to `path` (safetensors) and the architecture + `info` to its .json sidecar, both atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}, str(tmp))
+    save_tensors(path, {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
     kwargs = {"n_classes": model.n_classes, "width": model.width, "depth": getattr(model, "depth", 3)}
     atomic.write_json(path.with_suffix(".json"), {"arch": arch, "kwargs": kwargs, **info})
 
@@ -131,26 +130,3 @@ def cluster_mapping(clusters: np.ndarray, classes: np.ndarray, n_clusters: int, 
     """The greedy many-to-one cluster -> class mapping [K] (spec 4.2) between cluster masks and class masks of the
     same images [N, H, W]."""
     return greedy_mapping(per_image_contingency(classes, clusters, n_classes, n_clusters))
-
-
-def jaccard(truth: np.ndarray, pred: np.ndarray, n_classes: int, ignore_index: int | None = None) -> np.ndarray:
-    """Dataset-level per-class IoU [n_classes] (torchmetrics MulticlassJaccardIndex, average=None); NaN for a class
-    absent from both truth and prediction (over the pixels not ignored)."""
-    metric = MulticlassJaccardIndex(num_classes=n_classes, average=None, ignore_index=ignore_index,
-                                    zero_division=float("nan"))
-    metric.update(torch.from_numpy(np.asarray(pred, np.int64)).reshape(-1),
-                  torch.from_numpy(np.asarray(truth, np.int64)).reshape(-1))
-    return metric.compute().double().numpy()
-
-
-def ufs_scores(truth: np.ndarray, pred: np.ndarray, class_names: list[str], prefix: str) -> dict[str, Any]:
-    """`<prefix>`: mIoU over all classes; `<prefix>_fg`: the paper's foreground mIoU (ground-truth background pixels
-    ignored, background IoU dropped); `<prefix>_iou` / `<prefix>_fg_iou`: per-class IoU ({class: IoU or None})."""
-    every = jaccard(truth, pred, len(class_names))
-    fg = jaccard(truth, pred, len(class_names), ignore_index=0)[1:]
-
-    def named(values: np.ndarray, names: list[str]) -> dict[str, float | None]:
-        return {n: (None if np.isnan(v) else round(float(v), 6)) for n, v in zip(names, values)}
-
-    return {prefix: float(np.nanmean(every)), f"{prefix}_fg": float(np.nanmean(fg)),
-            f"{prefix}_iou": named(every, class_names), f"{prefix}_fg_iou": named(fg, class_names[1:])}

@@ -17,12 +17,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 from tqdm import tqdm
 
 from klish import atomic
 from klish.errors import CheckpointError, ConfigError
+from klish.tensor_files import save_tensors
 from klish.visualize import colorize, image_grid
 
 log = logging.getLogger(__name__)
@@ -217,8 +218,7 @@ def save_generator(path: str | os.PathLike, generator: SPADEGenerator, info: dic
     """Weights to `path` (safetensors) and the constructor arguments + `info` to its .json sidecar, atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_path(path) as tmp:
-        save_file({k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()}, str(tmp))
+    save_tensors(path, {k: v.detach().cpu().contiguous() for k, v in generator.state_dict().items()})
     kwargs = {"n_classes": generator.n_classes, "resolution": generator.resolution, "width": generator.width,
               "z_dim": generator.z_dim}
     atomic.write_json(path.with_suffix(".json"), {"arch": "spade", "kwargs": kwargs, **info})

@@ -58,8 +58,9 @@ class FeatureStore:
                 raise FeatureStoreError(f"{file}: missing from the feature store")
             try:
                 arrays[key] = np.load(file, mmap_mode="r", allow_pickle=False)
-            except (ValueError, OSError) as exc:
-                raise FeatureStoreError(f"{file}: unreadable ({exc})") from None
+            except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty or truncated file
+                reason = str(exc) or "the file is empty or cut short"
+                raise FeatureStoreError(f"{file}: unreadable ({reason})") from None
         n, size, channels = self.manifest["n_samples"], self.manifest["size"], self.manifest["channels"]
         expected = {"features": (n, size, size, channels), "images": (n,), "latents": (n,)}
         for key, shape in expected.items():
@@ -85,8 +86,23 @@ class FeatureStore:
                 return slice(layer["offset"], layer["offset"] + layer["channels"])
         raise FeatureStoreError(f"{self.path}: no layer {name!r} (has {', '.join(x['name'] for x in self.layers)})")
 
+    def load(self, n: int | None = None) -> np.ndarray:
+        """The features of the first `n` images (all by default) as float32 [n, S, S, C]; a non-finite value is a
+        one-line error naming the file and how many there are."""
+        block = np.asarray(self.features[:n], dtype=np.float32)
+        self._check_finite(block)
+        return block
+
     def pixels(self, chunk_images: int = 16) -> Iterator[np.ndarray]:
         """Feature vectors of all pixels, float32 [p, C] chunks of `chunk_images` images (upcast per chunk)."""
         for start in range(0, len(self), chunk_images):
-            block = self.features[start:start + chunk_images]
-            yield np.asarray(block, dtype=np.float32).reshape(-1, block.shape[-1])
+            block = np.asarray(self.features[start:start + chunk_images], dtype=np.float32)
+            self._check_finite(block)
+            yield block.reshape(-1, block.shape[-1])
+
+    def _check_finite(self, block: np.ndarray) -> None:
+        bad = block.size - int(np.count_nonzero(np.isfinite(block)))
+        if bad:
+            raise FeatureStoreError(f"{self.path / FILES['features']}: {bad} non-finite feature values (NaN or inf) "
+                                    f"in the block read; the generator or its extraction diverged (re-run "
+                                    f"extract_features on a healthy checkpoint)")

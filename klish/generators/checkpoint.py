@@ -11,12 +11,13 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
 from torch import nn
 
 from klish import atomic
 from klish.errors import CheckpointError, ConfigError
 from klish.generators.registry import build_discriminator, build_encoder, build_generator
+from klish.tensor_files import save_tensors
 
 FORMAT = "klish-checkpoint/1"
 ROLES = ("generator", "discriminator", "encoder")
@@ -43,9 +44,8 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, *, arch: str, rol
         raise ConfigError(f"checkpoint role must be one of {', '.join(ROLES)}, got {role!r}")
     path = Path(path)
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
-    with atomic.atomic_path(path) as tmp:
-        save_file(state, str(tmp), metadata={"format": FORMAT, "arch": arch, "role": role})
-        sha = file_sha256(tmp)
+    save_tensors(path, state, metadata={"format": FORMAT, "arch": arch, "role": role})
+    sha = file_sha256(path)
     sidecar = {"format": FORMAT, "arch": arch, "role": role, "kwargs": kwargs, "sha256": sha,
                "n_parameters": sum(p.numel() for p in model.parameters()), **meta}
     atomic.write_json(sidecar_path(path), sidecar)

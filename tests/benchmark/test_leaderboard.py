@@ -34,9 +34,11 @@ def workdir(tmp_path, monkeypatch, repo):
                 by_seed[f"s{s}"] = {"ari_pseudo": ari, "ami_pseudo": ari, "miou_pseudo": ari, "eval_seconds": 1.0}
             _write(tmp_path / f"r/ev/{d}/{m}.json", by_seed)  # one file per (domain, method), an entry per seed
             _write(tmp_path / f"r/ufs/{d}/{m}/s0/metrics.json",
-                   {"miou_real_fg": 0.3 if m == "klish" else 0.2, "miou_real": 0.5, "miou_real_oracle_fg": 0.4})
+                   {"miou_real_fg": 0.3 if m == "klish" else 0.2, "miou_real_fg_per_image": 0.25, "miou_real": 0.5,
+                    "miou_real_oracle_fg": 0.4})
             save_png(tmp_path / f"r/ds/{d}/{m}/s0/preview.png", np.zeros((8, 24, 3), np.uint8))
-        _write(tmp_path / f"r/ufs/{d}/supervised/metrics.json", {"miou_real_fg": 0.6, "miou_real": 0.7})
+        _write(tmp_path / f"r/ufs/{d}/supervised/metrics.json", {"miou_real_fg": 0.6, "miou_real_fg_per_image": 0.55,
+                                                                       "miou_real": 0.7})
         # reference rows: colour floors per seed at the reported K; the probe at its own K (the class count)
         for m in ("rgb", "rgb_xy"):
             _write(tmp_path / f"r/refs/{d}/{m}.json", {f"s{s}": {n: {"k4": 0.01, "k8": 0.02} for n in
@@ -74,6 +76,10 @@ def test_leaderboard_outputs(workdir, isolated_mlflow):
     assert "## ufs" in md and "**0.300 ± 0.000**" in md  # best in bold
     assert "| supervised (upper bound) | 0.600 ± 0.000 " in md  # a reference row: labelled, never bold
     assert "klish face 0.50" in md  # UFS as a fraction of the supervised upper bound
+    # both UFS protocols, each said to be which
+    assert "miou_real_fg_per_image: the paper's protocol" in md and "miou_real_fg: dataset-level" in md
+    per_image = csv[(csv.task == "ufs") & (csv.metric == "miou_real_fg_per_image")]
+    assert set(per_image.method) == {"klish", "kmeans", "supervised"}
     page = (root / "r/lb/index.html").read_text()
     assert not re.search(r"(src|href)=['\"]?(http|//)", page)  # self-contained
     assert page.count("data:image/png;base64,") >= 6 + 2 * 3  # bar charts and one strip per domain and method
@@ -88,6 +94,7 @@ def test_leaderboard_outputs(workdir, isolated_mlflow):
     assert {r.info.run_id for r in client.search_runs([exp.experiment_id])} == ids
     one = next(r for r in runs if r.data.tags["leaderboard_cell"] == "ufs | face | supervised")
     assert one.data.metrics["miou_real_fg_mean"] == pytest.approx(0.6)
+    assert one.data.metrics["miou_real_fg_per_image_mean"] == pytest.approx(0.55)
 
 
 def test_missing_or_broken_metric_file(workdir, capsys):
@@ -97,13 +104,13 @@ def test_missing_or_broken_metric_file(workdir, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: r/ufs/car/kmeans/s0/metrics.json: metrics missing") and "\n" not in err
     _write(root / "r/ufs/car/kmeans/s0/metrics.json", {"miou_real_fg": float("nan"), "miou_real": 0.1,
-                                                      "miou_real_oracle_fg": 0.1})
+                                                      "miou_real_fg_per_image": 0.1, "miou_real_oracle_fg": 0.1})
     assert leaderboard.main(ARGS) == 2
     assert "miou_real_fg is missing or not a finite number" in capsys.readouterr().err
     assert not (root / "r/lb").exists()
     # a per-seed evaluation file without the entry of a seed in params.yaml
     _write(root / "r/ufs/car/kmeans/s0/metrics.json", {"miou_real_fg": 0.2, "miou_real": 0.1,
-                                                      "miou_real_oracle_fg": 0.1})
+                                                      "miou_real_fg_per_image": 0.1, "miou_real_oracle_fg": 0.1})
     _write(root / "r/ev/face/klish.json", {"s0": json.loads((root / "r/ev/face/klish.json").read_text())["s0"]})
     assert leaderboard.main(ARGS) == 2
     assert "r/ev/face/klish.json: no entry 's1'" in capsys.readouterr().err

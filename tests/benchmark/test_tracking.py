@@ -36,6 +36,40 @@ def test_failed_stage_marks_run_failed(isolated_mlflow):
     assert _runs(isolated_mlflow).iloc[0]["status"] == "FAILED"
 
 
+def test_an_interrupted_rerun_keeps_the_finished_run(isolated_mlflow):
+    def execute(fail):
+        with tracking.stage_run("unit", dvc_stage="s", params_md5="x", params={}, tags={}) as run:
+            run.log_metrics({"loss": 2.0 if fail else 1.0})
+            if fail:
+                raise KeyboardInterrupt
+
+    execute(fail=False)
+    with pytest.raises(KeyboardInterrupt):
+        execute(fail=True)
+    runs = _runs(isolated_mlflow)
+    assert sorted(runs["status"]) == ["FAILED", "FINISHED"]
+    assert runs[runs.status == "FINISHED"].iloc[0]["metrics.loss"] == 1.0
+    execute(fail=False)  # a finished re-run replaces both
+    runs = _runs(isolated_mlflow)
+    assert list(runs["status"]) == ["FINISHED"]
+
+
+def test_mirror_cell_replaces_only_after_writing(isolated_mlflow):
+    assert tracking.mirror_cell("unit", "c", {"m": 1.0}, {})
+    assert not tracking.mirror_cell("unit", "c", {"m": 1.0}, {})  # idempotent
+    assert tracking.mirror_cell("unit", "c", {"m": 2.0}, {})
+    runs = _runs(isolated_mlflow)
+    assert len(runs) == 1 and runs.iloc[0]["metrics.m"] == 2.0
+
+
+def test_check_store_is_one_error_for_an_unusable_database(isolated_mlflow, monkeypatch, tmp_path):
+    tracking.check_store()  # the test's own store is writable
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'file' / 'x.db'}")
+    with pytest.raises(tracking.TrackingError, match="cannot write the MLflow database"):
+        tracking.check_store()
+
+
 def test_default_uri_is_absolute_at_repo_root(monkeypatch, tmp_path):
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
     (tmp_path / ".dvc").mkdir()

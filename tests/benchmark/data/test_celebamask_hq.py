@@ -90,13 +90,13 @@ def test_a_corrupt_part_mask_is_named(celebamask, tmp_path):
 def test_the_ufs_metric_reads_it_as_a_world_test_split(celebamask, tmp_path):
     """What the ufs stage reads from `--world` (the test split's masks, the manifest's classes) and its metric: the
     paper's foreground mIoU over the 14 non-background classes."""
-    from benchmark.tasks.ufs import ufs_scores
+    from klish.metrics.segmentation import segmentation_scores
 
     out = tmp_path / "dataset"
     chq.convert(celebamask, out, resolution=16, splits=("test",))
     truth = shards.read_split(out, "test", "masks", n_ids=15)
     classes = shards.load_manifest(out)["classes"]
-    scores = ufs_scores(truth, truth.copy(), classes, "miou_real")
+    scores = segmentation_scores(truth, truth.copy(), classes, "miou_real")
     assert scores["miou_real_fg"] == 1.0 and len(scores["miou_real_fg_iou"]) == 14
     assert "background" not in scores["miou_real_fg_iou"]
     present = {classes[i] for i in np.unique(truth) if i}  # at 16 px the thin neck strip is gone

@@ -81,3 +81,10 @@ def test_random_appearance_colours_parts_unpredictably():
 def test_unknown_appearance_is_an_error():
     with pytest.raises(ConfigError, match="appearance must be one of consistent, random"):
         render_sample("face", 0, "train", 0, 32, appearance="weird")
+
+
+def test_the_light_name_list_is_the_renderers_list():
+    from benchmark.data.names import WORLD_DOMAINS
+    from benchmark.data.world import DOMAINS
+
+    assert tuple(DOMAINS) == WORLD_DOMAINS
