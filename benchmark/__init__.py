@@ -1,0 +1,1 @@
+"""klish-bench: the suite around the `klish` library (stages, data, tasks, tracking, leaderboard)."""
