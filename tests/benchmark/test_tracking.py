@@ -36,6 +36,20 @@ def test_failed_stage_marks_run_failed(isolated_mlflow):
     assert _runs(isolated_mlflow).iloc[0]["status"] == "FAILED"
 
 
+def test_experiments_open_on_the_runs_table_in_the_ui(isolated_mlflow):
+    from mlflow.tracking import MlflowClient
+
+    with tracking.stage_run("unit", dvc_stage="s", params_md5="x", params={}, tags={}):
+        pass
+    client = MlflowClient(tracking_uri=isolated_mlflow)
+    experiment = client.get_experiment_by_name("unit")
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
+    old = client.create_experiment("older")  # an experiment made before the tag existed gets it on next use
+    assert "mlflow.experimentKind" not in client.get_experiment(old).tags
+    tracking.mirror_cell("older", "c", {"m": 1.0}, {})
+    assert client.get_experiment(old).tags["mlflow.experimentKind"] == "custom_model_development"
+
+
 def test_an_interrupted_rerun_keeps_the_finished_run(isolated_mlflow):
     def execute(fail):
         with tracking.stage_run("unit", dvc_stage="s", params_md5="x", params={}, tags={}) as run:
