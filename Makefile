@@ -44,6 +44,7 @@ repro: install fashion-mnist
 	@echo "Artifacts:   artifacts/ (GAN checkpoints, feature stores)"
 	@echo "Compare:     $(BIN)/dvc exp show --only-changed ; $(BIN)/dvc plots show"
 	@echo "Runs:        $(BIN)/mlflow ui --backend-store-uri sqlite:///$(CURDIR)/mlflow.db"
+	@echo "             then open http://127.0.0.1:5000/#/experiments?workflowType=machine_learning (the runs tables)"
 
 # The pretrained-GAN pipeline on its active profile (pipelines/pretrained/params.yaml: external as committed).
 repro-external: install

@@ -1,6 +1,8 @@
 """The leaderboard: every task's metric files (one per domain, method and seed) summarised as mean ± std over seeds
-(never the best run), written as a long CSV, Markdown tables (best in bold) and a self-contained HTML page with bar
-charts and, per domain and method, a strip of samples with their masks."""
+(never the best run), written as a long CSV, Markdown tables (best in bold) and a self-contained HTML page that opens
+with a one-screen summary (each task's headline metric, methods x domains with the reference rows, and a mask strip)
+followed by the detail (bar charts, and per domain and method a strip of samples with their masks); and the stages'
+own recorded times, summed per stage, for the results page."""
 
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
+from benchmark.data.names import WORLD_DOMAINS  # noqa: E402
 from klish.errors import KlishError  # noqa: E402
 
 COLUMNS = ["task", "domain", "method", "metric", "mean", "std", "n_seeds", "higher_is_better"]
-DOMAINS = ("face", "car", "animal")
+DOMAINS = WORLD_DOMAINS  # their order first; other names (datasets, GANs) follow in file order
 
 
 @dataclass(frozen=True)
@@ -148,10 +151,39 @@ def _img(data: bytes, alt: str) -> str:
     return f'<img alt="{alt}" src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
+def headline_tables(summary: pd.DataFrame, headlines: Mapping[str, str],
+                    references: Mapping[str, str] | None = None) -> list[tuple[str, str, pd.DataFrame, pd.DataFrame]]:
+    """The tables of `wide_tables` for each task's headline metric (`headlines`: task -> metric), in that order."""
+    tables = {(task, metric): (cells, best) for task, metric, cells, best in wide_tables(summary, references)}
+    return [(task, metric, *tables[(task, metric)]) for task, metric in headlines.items() if (task, metric) in tables]
+
+
+def _html_table(cells: pd.DataFrame, best: pd.DataFrame) -> str:
+    header = "".join(f"<th>{d}</th>" for d in cells.columns)
+    rows = "".join(
+        f"<tr><th>{method}</th>" + "".join(f"<td class='{'best' if best.loc[method, d] else ''}'>"
+                                           f"{cells.loc[method, d]}</td>" for d in cells.columns) + "</tr>"
+        for method in cells.index)
+    return f"<table><tr><th>method</th>{header}</tr>{rows}</table>"
+
+
+def summary_section(summary: pd.DataFrame, headlines: Mapping[str, str], references: Mapping[str, str] | None,
+                    strip: tuple[str, Path] | None) -> str:
+    """The page's first screen: one compact table per task (its headline metric) and one mask strip (caption, PNG)."""
+    boxes = [f"<div class='box'><h3>{task}: {metric}</h3>{_html_table(cells, best)}</div>"
+             for task, metric, cells, best in headline_tables(summary, headlines, references)]
+    picture = (f"<figure class='box'>{_img(strip[1].read_bytes(), strip[0])}<figcaption>{strip[0]}</figcaption>"
+               "</figure>" if strip else "")
+    return ("<section id='summary'><h2>Summary</h2><p>Each task's headline metric, mean ± std over seeds; the detail "
+            "of every metric follows below.</p><div class='summary'>" + picture + "".join(boxes) + "</div></section>")
+
+
 def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes: dict[str, str],
               references: Mapping[str, str] | None = None, figures: Mapping[str, bytes] | None = None,
-              galleries: Mapping[str, Mapping[tuple[str, str], Path]] | None = None) -> str:
-    """The self-contained page: per task and metric a table and a bar chart (after the task's note, its figure from
+              galleries: Mapping[str, Mapping[tuple[str, str], Path]] | None = None,
+              headlines: Mapping[str, str] | None = None) -> str:
+    """The self-contained page: first the summary (each task's headline metric from `headlines`, task -> metric, and
+    the first of `strips`); then per task and metric a table and a bar chart (after the task's note, its figure from
     `figures`, a PNG, if any); then, per domain and method, a strip of samples with their masks (`strips` maps
     (domain, method) to a PNG); then each of `galleries` (title -> such a mapping) as its own section."""
     figures = dict(figures or {})
@@ -159,23 +191,26 @@ def html_page(summary: pd.DataFrame, strips: dict[tuple[str, str], Path], notes:
              "body{font-family:sans-serif;margin:2em;max-width:1100px}table{border-collapse:collapse;margin:.5em 0}"
              "td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}th{background:#f3f3f3}"
              "td.best{font-weight:bold;background:#eaf6ea}img{max-width:100%;image-rendering:pixelated}"
-             ".metric{display:flex;gap:2em;align-items:flex-start;flex-wrap:wrap}h3{margin-bottom:.2em}",
+             ".metric{display:flex;gap:2em;align-items:flex-start;flex-wrap:wrap}h3{margin-bottom:.2em}"
+             ".summary{display:flex;gap:1.2em;flex-wrap:wrap;font-size:12px}.summary h3{font-size:13px;margin:.2em 0}"
+             ".summary td,.summary th{padding:.1em .4em}figure{margin:0;max-width:420px}figure img{max-height:170px}",
              "</style></head><body><h1>klish-bench leaderboard</h1>",
              "<p>Mean ± std over seeds (never the best run); best per column in bold (reference rows, labelled with "
              "their role in brackets, are never bold).</p>"]
+    if headlines:
+        first = next(iter(strips.items()), None)
+        parts.append(summary_section(summary, headlines, references,
+                                     (f"synthetic dataset {first[0][0]} / {first[0][1]}: images, masks, overlays",
+                                      first[1]) if first else None))
+        parts.append("<h2 id='detail'>Detail</h2>")
     current = None
     for task, metric, cells, best in wide_tables(summary, references):
         if task != current:
             parts.append(f"<h2 id='{task}'>{task}</h2>" + (f"<p>{notes[task]}</p>" if task in notes else "")
                          + (_img(figures[task], f"{task} figure") if task in figures else ""))
             current = task
-        header = "".join(f"<th>{d}</th>" for d in cells.columns)
-        rows = "".join(
-            f"<tr><th>{method}</th>" + "".join(f"<td class='{'best' if best.loc[method, d] else ''}'>"
-                                               f"{cells.loc[method, d]}</td>" for d in cells.columns) + "</tr>"
-            for method in cells.index)
         block = summary[(summary.task == task) & (summary.metric == metric)]
-        parts.append(f"<h3>{metric}</h3><div class='metric'><table><tr><th>method</th>{header}</tr>{rows}</table>"
+        parts.append(f"<h3>{metric}</h3><div class='metric'>{_html_table(cells, best)}"
                      f"{_img(bar_chart(block, f'{task}: {metric}'), metric)}</div>")
     sections = {"Samples and masks": strips, **dict(galleries or {})}
     for i, (title, pictures) in enumerate(sections.items()):
@@ -231,3 +266,46 @@ def strips_for(root: Path, domains: Sequence[str], methods: Sequence[str], seed:
             if path.is_file():
                 found[(domain, method)] = path
     return found
+
+
+def _seconds(entry: Mapping[str, object]) -> float:
+    """A metric file's (or per-seed entry's) own recorded time: `wall_seconds`, else the sum of its `*_seconds`."""
+    if isinstance(entry.get("wall_seconds"), (int, float)):
+        return float(entry["wall_seconds"])  # type: ignore[arg-type]
+    total = 0.0
+    for key, value in entry.items():
+        if isinstance(value, Mapping):
+            total += _seconds(value)
+        elif key.endswith("_seconds") and isinstance(value, (int, float)) and not isinstance(value, bool):
+            total += float(value)
+    return total
+
+
+def stage_seconds(folders: Sequence[Path]) -> pd.DataFrame:
+    """Per stage (a results folder named after it): how many metric files it wrote and the seconds they record,
+    summed (time inside the stages: Python, torch, MLflow and DVC start-up come on top)."""
+    rows = []
+    for folder in folders:
+        files = sorted(folder.rglob("*.json"))
+        seconds = [_seconds(json.loads(f.read_text())) for f in files]
+        rows.append({"stage": folder.name, "metric_files": len(files), "seconds": round(sum(seconds), 1)})
+    return pd.DataFrame(rows, columns=["stage", "metric_files", "seconds"])
+
+
+def results_page(summary: pd.DataFrame, headlines: Mapping[str, str], references: Mapping[str, str] | None,
+                 notes: Mapping[str, str], timings: pd.DataFrame, profile: str) -> str:
+    """results/README.md: what the pipeline found (each task's headline table and note) and what each stage took,
+    generated from the metric files so it cannot drift from them."""
+    lines = ["# Results", "", "Generated by `python -m benchmark.stages.leaderboard` from the DVC-tracked metric files "
+             f"of the `{profile}` profile; do not edit. Every metric: [leaderboard/leaderboard.md]"
+             "(leaderboard/leaderboard.md); the page with pictures: `leaderboard/index.html`.", "",
+             "Mean ± std over seeds (never the best run); best per column in bold; reference rows are labelled with "
+             "their role and never bold.", ""]
+    for task, metric, cells, best in headline_tables(summary, headlines, references):
+        lines += [f"## {task}: {metric}", ""] + ([notes[task], ""] if task in notes else [])
+        lines += [cells.where(~best, "**" + cells + "**").to_markdown(), ""]
+    total = float(timings["seconds"].sum()) if len(timings) else 0.0
+    lines += ["## Stage times", "", f"Seconds each stage recorded inside itself, summed over its matrix cells "
+              f"({total / 60:.1f} minutes in all); start-up (about 8 s per stage process) and DVC's bookkeeping come "
+              "on top.", "", timings.to_markdown(index=False), ""]
+    return "\n".join(lines)

@@ -14,3 +14,8 @@ def test_readme_python_snippet(repo, tmp_path, monkeypatch):
         exec(compile(snippet, "README.md", "exec"), {})
     expected = re.findall(r"print\(.*\)\s+# (.*)", snippet)
     assert out.getvalue().strip().splitlines() == expected
+
+
+def test_readme_stays_short(repo):
+    size = len((repo / "README.md").read_bytes())
+    assert size <= 15 * 1024, f"README.md is {size} bytes; results belong in results/README.md, detail in docs/"

@@ -1,6 +1,7 @@
 """Stage leaderboard: every task's metric files summarised as mean ± std over seeds (never the best run) into
-results/leaderboard/{leaderboard.csv, leaderboard.md, index.html}, and each (task, domain, method) cell mirrored into
-MLflow (experiment "leaderboard", idempotently). Which cells belong to the run comes from params.yaml (the methods
+results/leaderboard/{leaderboard.csv, leaderboard.md, index.html} and the results page (results/README.md: each
+task's headline table and every stage's recorded time), and each (task, domain, method) cell mirrored into MLflow
+(experiment "leaderboard", idempotently). Which cells belong to the run comes from params.yaml (the methods
 and seeds of each task); files of other profiles are ignored."""
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from pathlib import Path
 from benchmark import leaderboard as lb
 from benchmark import tracking
 from benchmark.cli import run
+from benchmark.data.names import WORLD_DOMAINS
 from benchmark.data.world import get_domain
 from benchmark.params import load_section
 from benchmark.stages.cluster_references import CEILING, CEILING_SEED, FLOORS, ROLE
@@ -19,7 +21,7 @@ from klish import atomic
 from klish.metrics.fid import protocol_key
 
 PARAMS = ("base", "cluster", "evaluate_clustering", "ufs", "recognition", "probe", "uscs", "fid")
-DOMAINS = ("face", "car", "animal")
+DOMAINS = WORLD_DOMAINS
 CLUSTERING = "clustering"
 UFS = "ufs"
 SUPERVISED = "supervised"
@@ -48,6 +50,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fid-reference", type=Path, default=None,
                         help="results/fid_reference: the real-vs-real FID/KID floor at the same sample count")
     parser.add_argument("--out", required=True, type=Path, help="folder for leaderboard.{csv,md} and index.html")
+    parser.add_argument("--readme", type=Path, default=None,
+                        help="the results page to write (results/README.md): headline tables and stage times")
+    parser.add_argument("--timings", type=Path, nargs="*", default=[],
+                        help="results folders, one per stage, whose metric files record the stage's seconds")
     return parser
 
 
@@ -120,6 +126,17 @@ def uscs_cells(args: argparse.Namespace) -> list[lb.Cell]:
     return out
 
 
+def headlines(summary_metrics: set[str], report_k: int) -> dict[str, str]:
+    """Each task's headline metric (the page's summary and the results page), where the summary has it."""
+    wanted = {CLUSTERING: f"ari_pseudo_k{report_k}", UFS: "miou_real_fg_per_image",
+              USCS: next((m for m in sorted(summary_metrics) if m.startswith("fid_inception_")
+                          and not m.endswith("_train")), ""),
+              GAN_FID: next((m for m in sorted(summary_metrics) if m.startswith("fid_inception_")
+                             and m.endswith("_train")), ""),
+              PROBE: f"accuracy_{fraction_key(1.0)}"}
+    return {task: metric for task, metric in wanted.items() if metric in summary_metrics}
+
+
 def _main(args: argparse.Namespace) -> None:
     base, ufs = load_section("base"), load_section("ufs")
     summary = lb.summarise(lb.read_cells(cells(args)))
@@ -174,7 +191,12 @@ def _main(args: argparse.Namespace) -> None:
         triplets = lb.strips_for(args.uscs, uscs.domains, list(uscs.methods), f"s{uscs.seeds[0]}", "triplets.png")
         triplets.update(lb.strips_for(args.uscs, uscs.domains, [SUPERVISED], None, "triplets.png"))
         galleries["USCS: input mask, painted image, the real image the mask came from"] = triplets
-    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes, REFERENCES, figures, galleries))
+    heads = headlines(set(summary["metric"]), load_section("evaluate_clustering").report_k[0])
+    atomic.write_text(args.out / "index.html", lb.html_page(summary, strips, notes, REFERENCES, figures, galleries,
+                                                            heads))
+    if args.readme is not None:
+        atomic.write_text(args.readme, lb.results_page(summary, heads, REFERENCES, notes,
+                                                       lb.stage_seconds(args.timings), base.profile))
     for (task, domain, method), block in summary.groupby(["task", "domain", "method"], sort=False):
         metrics = {f"{m}_mean": v for m, v in zip(block["metric"], block["mean"])}
         metrics.update({f"{m}_std": v for m, v in zip(block["metric"], block["std"])})

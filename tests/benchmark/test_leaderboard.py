@@ -47,6 +47,8 @@ def workdir(tmp_path, monkeypatch, repo):
         n_classes = {"face": 10, "car": 7, "animal": 7}[d]
         _write(tmp_path / f"r/refs/{d}/probe.json", {"s0": {n: {f"k{n_classes}": 0.99} for n in
                                                             ("ari_pseudo", "ami_pseudo", "miou_pseudo")}})
+    for d in DOMAINS:
+        _write(tmp_path / f"r/train_gan/{d}/metrics.json", {"wall_seconds": 10.0, "train_seconds": 9.0})
     return tmp_path, values
 
 
@@ -55,7 +57,8 @@ def _write(path, data):
     path.write_text(json.dumps(data))
 
 
-ARGS = ["--evaluations", "r/ev", "--ufs", "r/ufs", "--datasets", "r/ds", "--out", "r/lb"]
+ARGS = ["--evaluations", "r/ev", "--ufs", "r/ufs", "--datasets", "r/ds", "--out", "r/lb", "--readme", "r/README.md",
+        "--timings", "r/ev", "r/train_gan"]
 
 
 def test_leaderboard_outputs(workdir, isolated_mlflow):
@@ -81,6 +84,16 @@ def test_leaderboard_outputs(workdir, isolated_mlflow):
     per_image = csv[(csv.task == "ufs") & (csv.metric == "miou_real_fg_per_image")]
     assert set(per_image.method) == {"klish", "kmeans", "supervised"}
     page = (root / "r/lb/index.html").read_text()
+    # the page opens on the summary: each task's headline table, then the detail
+    assert page.index("<section id='summary'>") < page.index("<h2 id='detail'>") < page.index("<h2 id='clustering'>")
+    assert "clustering: ari_pseudo_k4" in page and "ufs: miou_real_fg_per_image" in page
+    readme = (root / "r/README.md").read_text()
+    assert "## ufs: miou_real_fg_per_image" in readme and "| supervised (upper bound) |" in readme
+    # stage times: evaluations record eval_seconds per seed (1 s x 2 seeds in each of 2 methods x 3 domains); a GAN
+    # records its wall time, which already holds its training time
+    times = lb.stage_seconds([root / "r/ev", root / "r/train_gan"]).set_index("stage")
+    assert times.loc["ev"].tolist() == [6, 12.0] and times.loc["train_gan"].tolist() == [3, 30.0]
+    assert "## Stage times" in readme and "(0.7 minutes in all)" in readme
     assert not re.search(r"(src|href)=['\"]?(http|//)", page)  # self-contained
     assert page.count("data:image/png;base64,") >= 6 + 2 * 3  # bar charts and one strip per domain and method
 

@@ -35,3 +35,30 @@ def test_page_renders_in_headless_chromium(tmp_path):
     # text, table borders, the bar chart and the red/blue strip all drew something
     assert (pixels.reshape(-1, 3).std(axis=0) > 10).all()
     assert ((pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)).sum() > 100  # the strip's red
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
+def test_first_screen_is_the_summary(tmp_path):
+    # many metrics make a long detail section; the summary (headline tables and a mask strip) must fill the first
+    # screen, so the strip's red shows within its first 800 px although the detail pushes the samples far down
+    summary = pd.DataFrame([
+        {"task": task, "domain": d, "method": m, "metric": f"{task}_metric{i}", "mean": v, "std": 0.01, "n_seeds": 1,
+         "higher_is_better": True}
+        for task in ("clustering", "ufs") for i in range(4) for d in ("face", "car")
+        for m, v in (("klish", 0.4), ("kmeans", 0.3))])
+    strip = tmp_path / "strip.png"
+    save_png(strip, np.tile(np.array([[255, 0, 0], [0, 0, 255]], np.uint8), (40, 200, 1)))
+    page = tmp_path / "index.html"
+    page.write_text(lb.html_page(summary, {("face", "klish"): strip}, {}, headlines={
+        "clustering": "clustering_metric0", "ufs": "ufs_metric0"}))
+    shot = tmp_path / "shot.png"
+    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                             f"--screenshot={shot}", "--window-size=1280,800", page.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), result.stderr[-2000:]
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape[:2] == (800, 1280)
+    red = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)
+    assert red.sum() > 1000  # the summary's strip is on the first screen
+    text = page.read_text()
+    assert text.index("id='summary'") < text.index("<h3>clustering_metric1</h3>")
