@@ -21,7 +21,9 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory, repo):
     work = clean_copy(repo, tmp_path_factory.mktemp("e2e") / "repo")
-    env, sh = repo_shell(work)
+    # about 82 quick stages at 12-14 s each (start-up and DVC's parse of a dvc.lock that now holds every stage's
+    # code deps): about 19 minutes on 2 cores
+    env, sh = repo_shell(work, timeout=2400)
     env[TRACE_ENV] = str(work / "stage_trace.jsonl")
 
     sh("git", "init", "-q")
