@@ -15,6 +15,15 @@ from klish.visualize import save_png
 CHROMIUM = next((p for p in map(shutil.which, ("chromium", "chromium-browser", "google-chrome")) if p), None)
 
 
+def _screenshot(page, shot, width: int, height: int) -> np.ndarray:
+    """The page rendered by headless Chromium at width x height, as RGB pixels."""
+    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+                             f"--screenshot={shot}", f"--window-size={width},{height}", page.as_uri()],
+                            capture_output=True, text=True, timeout=120)
+    assert shot.is_file(), result.stderr[-2000:]
+    return np.asarray(Image.open(shot).convert("RGB"))
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (.ci/run installs Debian's chromium)")
 def test_page_renders_in_headless_chromium(tmp_path):
     summary = pd.DataFrame([
@@ -25,12 +34,7 @@ def test_page_renders_in_headless_chromium(tmp_path):
     save_png(strip, np.tile(np.array([[255, 0, 0], [0, 0, 255]], np.uint8), (40, 40, 1)))
     page = tmp_path / "index.html"
     page.write_text(lb.html_page(summary, {("face", "klish"): strip}, {"ufs": "note"}))
-    shot = tmp_path / "shot.png"
-    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                             f"--screenshot={shot}", "--window-size=1000,1400", page.as_uri()],
-                            capture_output=True, text=True, timeout=120)
-    assert shot.is_file(), result.stderr[-2000:]
-    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    pixels = _screenshot(page, tmp_path / "shot.png", 1000, 1400)
     assert pixels.shape[:2] == (1400, 1000)
     # text, table borders, the bar chart and the red/blue strip all drew something
     assert (pixels.reshape(-1, 3).std(axis=0) > 10).all()
@@ -51,12 +55,7 @@ def test_first_screen_is_the_summary(tmp_path):
     page = tmp_path / "index.html"
     page.write_text(lb.html_page(summary, {("face", "klish"): strip}, {}, headlines={
         "clustering": "clustering_metric0", "ufs": "ufs_metric0"}))
-    shot = tmp_path / "shot.png"
-    result = subprocess.run([CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
-                             f"--screenshot={shot}", "--window-size=1280,800", page.as_uri()],
-                            capture_output=True, text=True, timeout=120)
-    assert shot.is_file(), result.stderr[-2000:]
-    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    pixels = _screenshot(page, tmp_path / "shot.png", 1280, 800)
     assert pixels.shape[:2] == (800, 1280)
     red = (pixels[..., 0] > 200) & (pixels[..., 1] < 60) & (pixels[..., 2] < 60)
     assert red.sum() > 1000  # the summary's strip is on the first screen
